@@ -1,0 +1,137 @@
+"""``faasctl run TARGET``: one run of a function, its result on stdout, its logs on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import Any
+
+from faasctl.errors import UsageError
+
+EXAMPLES = """examples:
+  faasctl run examples/hello.js -d '{"name":"Ada"}'
+  cat event.json | faasctl run handler.py | jq .total
+  faasctl run f.js -p name=Ada -p n=3 --timeout 2s --memory 64MiB
+  faasctl run gcd.wat --invoke gcd 6 27"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from faasctl.cli.common import add_limit_options
+
+    parser = sub.add_parser("run", help="run a function once", epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            description="Run a function once: a .js/.mjs/.py/.lua/.wasm/.wat file, '-' (script "
+                                        "on stdin, needs --runtime) or an oci:// reference.")
+    parser.add_argument("target", help="function file, '-' or oci://REF")
+    parser.add_argument("args", nargs="*", help="arguments: numbers for --invoke, argv for WASI programs")
+    source = parser.add_argument_group("input (default: stdin when piped, else {})")
+    source.add_argument("-i", "--input", metavar="FILE", help="JSON input file ('-' for stdin)")
+    source.add_argument("-d", "--data", metavar="JSON", help="inline JSON input")
+    source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
+                        help="set one key of an object input (VALUE as JSON when it parses)")
+    source.add_argument("--text", action="store_true", help="take the input as a plain string")
+    parser.add_argument("--runtime", "-r", metavar="NAME", help="runtime to use (see faasctl runtimes)")
+    parser.add_argument("--output-json", choices=["true", "false", "auto"], default="auto",
+                        help="must the output be JSON (true), text (false), or either (auto)")
+    parser.add_argument("--format", "-f", choices=["result", "json"], default="result",
+                        help="print the result alone, or the whole JSON envelope")
+    parser.add_argument("--quiet", "-q", action="store_true", help="hide the function's logs")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
+    add_limit_options(parser)
+    wasm = parser.add_argument_group("webassembly")
+    wasm.add_argument("--invoke", metavar="NAME", help="export to call (string or numeric ABI)")
+    wasm.add_argument("--abi", choices=["wasi", "string", "core"], help="force the calling convention")
+    wasm.add_argument("--wasi-args", choices=["json"], help="'json': pass the input as the only argv element")
+    wasm.add_argument("--arg", action="append", default=[], metavar="ARG", help="extra argv for WASI programs")
+    wasm.add_argument("--dir", action="append", default=[], metavar="HOST[:GUEST][:rw]", help="grant a directory")
+    wasm.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="grant an environment variable")
+    parser.add_argument("--kv", metavar="PATH", help="SQLite file of the kv plugin")
+    oci = parser.add_argument_group("oci")
+    oci.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
+    oci.add_argument("--offline", action="store_true", help="use the local cache only")
+    oci.add_argument("--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry")
+    parser.set_defaults(handler=handle)
+
+
+def _read_stdin() -> bytes | None:
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    try:
+        return sys.stdin.buffer.read()
+    except OSError:
+        return None
+
+
+def build_function_input(args: argparse.Namespace, stdin_used: bool) -> Any:
+    from faasctl.inputs import build_input, read_input_file
+
+    file_bytes = None
+    if args.input == "-":
+        if stdin_used:
+            raise UsageError("standard input already holds the script; give the input with -i FILE or -d JSON")
+        file_bytes = sys.stdin.buffer.read()
+    elif args.input:
+        file_bytes = read_input_file(args.input)
+    stdin_bytes = None
+    if file_bytes is None and args.data is None and not stdin_used:
+        stdin_bytes = _read_stdin()
+    return build_input(file_bytes=file_bytes, file_name=args.input, data=args.data, params=args.param,
+                       stdin_bytes=stdin_bytes, text=args.text)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from faasctl.cli.common import build_engine, limit_overrides, render_result
+    from faasctl.engine import artifact_from_bytes
+    from faasctl.output import output_mode
+    from faasctl.runtimes.base import RunOptions
+
+    engine = build_engine(args, oci={"pull": args.pull, "offline": args.offline, "insecure": args.insecure})
+    target: Any = args.target
+    if target == "-":
+        if not args.runtime:
+            raise UsageError("a script on standard input needs --runtime", hint="for example: --runtime js")
+        descriptor = engine.registry.get(args.runtime)
+        script = _read_stdin() or b""
+        target = artifact_from_bytes("stdin" + descriptor.endings[0], script)
+    function_input = build_function_input(args, stdin_used=args.target == "-")
+    options = RunOptions(
+        output_json=output_mode(args.output_json),
+        invoke=args.invoke,
+        args=tuple(args.args),
+        abi=args.abi,
+        wasi_args=args.wasi_args,
+        dirs=tuple(args.dir),
+        env=tuple(args.env),
+        kv_path=args.kv,
+    )
+    if args.arg:
+        options = RunOptions(**{**options.__dict__, "args": tuple(args.arg) + tuple(args.args)})
+    result = _run_interruptibly(lambda: engine.run(target, function_input, runtime=args.runtime,
+                                                   limits=limit_overrides(args), options=options))
+    return render_result(result, args.format, args.quiet)
+
+
+def _run_interruptibly(call: Any) -> Any:
+    """Run in a worker thread so Ctrl-C is seen at once even while a guest is busy in native code."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="faasctl-run", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.25)
+    except KeyboardInterrupt:
+        sys.stderr.write("faasctl: interrupted\n")
+        sys.stderr.flush()
+        os._exit(130)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,125 @@
+"""Resource limits shared by every runtime: parsing of ``2s`` / ``64MiB`` and the merge order."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+
+from faasctl.errors import UsageError
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1024, "kb": 1000, "kib": 1024,
+    "m": 1024**2, "mb": 1000**2, "mib": 1024**2,
+    "g": 1024**3, "gb": 1000**3, "gib": 1024**3,
+}
+_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from ``250ms``, ``2s``, ``1m``, ``1.5h`` or a bare number of seconds."""
+    if isinstance(text, bool):
+        raise UsageError(f"invalid duration {text!r}")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        match = _NUMBER.match(str(text))
+        unit = match.group(2).lower() if match else None
+        if not match or unit not in _DURATION_UNITS:
+            raise UsageError(f"invalid duration {text!r}", hint="use a number with ms, s, m or h, e.g. 500ms or 2s")
+        value = float(match.group(1)) * _DURATION_UNITS[unit]
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"invalid duration {text!r}: it must be positive")
+    return value
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``64MiB``, ``512k``, ``1GB`` or a bare number of bytes."""
+    if isinstance(text, bool):
+        raise UsageError(f"invalid size {text!r}")
+    if isinstance(text, int):
+        value = text
+    else:
+        match = _NUMBER.match(str(text))
+        unit = match.group(2).lower() if match else None
+        if not match or unit not in _SIZE_UNITS:
+            raise UsageError(f"invalid size {text!r}", hint="use a number with k, KiB, MiB or GiB, e.g. 64MiB")
+        value = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    if value <= 0:
+        raise UsageError(f"invalid size {text!r}: it must be positive")
+    return value
+
+
+def parse_fuel(text: str | int | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(str(text).replace("_", ""))
+    except ValueError:
+        raise UsageError(f"invalid fuel {text!r}", hint="use a whole number of instructions") from None
+    if value <= 0:
+        raise UsageError(f"invalid fuel {text!r}: it must be positive")
+    return value
+
+
+def format_duration(seconds: float) -> str:
+    """Shortest exact form (``500ms``, ``2s``, ``1m``) so messages echo what the user typed."""
+    ms = round(seconds * 1000, 3)
+    if ms % 60000 == 0:
+        return f"{int(ms // 60000)}m"
+    if ms % 1000 == 0:
+        return f"{int(ms // 1000)}s"
+    if ms == int(ms):
+        return f"{int(ms)}ms"
+    return f"{ms}ms"
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}B"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one run. ``fuel`` None means no instruction budget."""
+
+    timeout: float = 30.0
+    memory: int = 256 * 1024**2
+    fuel: int | None = None
+    max_output: int = 6 * 1024**2
+
+    def merged(self, **overrides: object) -> Limits:
+        """A copy with the given fields parsed and replaced; None values are ignored."""
+        parsers = {"timeout": parse_duration, "memory": parse_size, "fuel": parse_fuel, "max_output": parse_size}
+        changes = {}
+        for key, value in overrides.items():
+            if key not in parsers:
+                raise UsageError(f"unknown limit {key!r}", hint="known limits: " + ", ".join(parsers))
+            if value is not None:
+                changes[key] = parsers[key](value)  # type: ignore[operator]
+        return replace(self, **changes)
+
+    def clamped(self, maxima: Limits) -> Limits:
+        """Each limit no larger than the server's maxima (fuel None counts as unbounded)."""
+        fuel = self.fuel if maxima.fuel is None else min(self.fuel or maxima.fuel, maxima.fuel)
+        return Limits(
+            timeout=min(self.timeout, maxima.timeout),
+            memory=min(self.memory, maxima.memory),
+            fuel=fuel,
+            max_output=min(self.max_output, maxima.max_output),
+        )
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "timeout": format_duration(self.timeout),
+            "memory": format_size(self.memory),
+            "fuel": self.fuel,
+            "max_output": format_size(self.max_output),
+        }
+
+
+DEFAULT_LIMITS = Limits()

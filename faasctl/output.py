@@ -1,0 +1,57 @@
+"""The output parser: raw function output to a typed result, with the Conductor ``outputIsJson`` rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+OutputMode = Literal["true", "false", "auto"]
+
+
+def output_mode(value: object) -> OutputMode:
+    """Normalise an ``outputIsJson`` value: true/"true", false/"false", anything else auto."""
+    if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
+        return "true"
+    if value is False or (isinstance(value, str) and value.strip().lower() == "false"):
+        return "false"
+    return "auto"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` without Python's NaN/Infinity extensions."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    result: Any
+    output_type: Literal["json", "text"] | None
+    error: str | None = None  # set when JSON was required and the output is not JSON
+
+
+def parse_output(raw: bytes, mode: OutputMode) -> ParsedOutput:
+    """Turn the whole output into the result.
+
+    ``true``: must be JSON, else an error. ``false``: plain text. ``auto``: JSON when it parses, else
+    text. Empty output is no result at all (except under ``true``, where it is not JSON).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ParsedOutput(None, None, f"output is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})")
+    if mode == "false":
+        return ParsedOutput(text, "text")
+    if mode == "auto" and text == "":
+        return ParsedOutput(None, None)
+    try:
+        return ParsedOutput(loads_strict(text), "json")
+    except ValueError as exc:
+        if mode == "true":
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            return ParsedOutput(None, None, f"output is not JSON ({exc}): {shown!r}")
+        return ParsedOutput(text, "text")

@@ -1,0 +1,184 @@
+"""One adapter for every interpreter compiled to WASI (QuickJS-NG, CPython): driven by its descriptor.
+
+The descriptor says how to start the interpreter (``entry``: a WASI ``command`` or a QuickJS-style
+``reactor``), its argv template, and the prelude that implements the guest API. The prelude and the
+host speak one protocol: stdout is the output; each stderr line is a JSON string (one log entry) or a
+JSON object ``{"faasctl": "error", ...}`` that says how the function failed; other lines are kept as
+raw log lines (messages from the interpreter itself).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from faasctl.errors import UsageError
+from faasctl.limits import format_size
+from faasctl.registry import RuntimeDescriptor
+from faasctl.result import RunError
+from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
+from faasctl.wasm.binaries import verified_binary
+from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, memory_limit_error
+
+GUEST_MODULE_DIR = "/fn"
+
+
+def parse_guest_stderr(stderr: bytes) -> tuple[list[str], dict[str, Any] | None]:
+    """Split the guest's stderr into log entries and the failure record, if any."""
+    logs: list[str] = []
+    record: dict[str, Any] | None = None
+    text = stderr.decode("utf-8", errors="replace")
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if line[0] in '"{':
+            try:
+                value = json.loads(line)
+            except ValueError:
+                value = None
+            if isinstance(value, str):
+                logs.append(value)
+                continue
+            if isinstance(value, dict) and value.get("faasctl") == "error":
+                record = value
+                continue
+        logs.append(line)
+    return logs, record
+
+
+class InterpreterRuntime:
+    """Runs a script inside an interpreter compiled to WASI, one fresh instance per run."""
+
+    def __init__(self, descriptor: RuntimeDescriptor, context: RuntimeContext) -> None:
+        self.descriptor = descriptor
+        self.context = context
+        self._settings = descriptor.settings
+        self._preludes: dict[str, str] = {}
+        self._digest: str | None = None
+
+    # -- module and prelude ------------------------------------------------------------------------
+
+    def _module(self) -> tuple[wasmtime.Module, float | None]:
+        host = self.context.wasm_host()
+        if self._digest is None:
+            path, digest = verified_binary(self.descriptor, self.context.cache_dir)
+            self._path, self._digest = path, digest
+        label = f"{self.descriptor.name} runtime ({self._path.name})"
+        return host.module(self._digest, self._path.read_bytes, label)
+
+    def _prelude(self, key: str) -> str:
+        if key not in self._preludes:
+            names = self._settings.get(key) or []
+            names = [names] if isinstance(names, str) else names
+            self._preludes[key] = "\n".join(self.descriptor.resource_text(n) for n in names)
+        return self._preludes[key]
+
+    # -- running -------------------------------------------------------------------------------------
+
+    def execute(self, invocation: Invocation) -> Execution:
+        artifact = invocation.artifact
+        try:
+            source = artifact.source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
+        module, load_ms = self._module()
+        module_mode = artifact.ending in self._settings.get("module_endings", [])
+        with tempfile.TemporaryDirectory(prefix="faasctl-fn-") if module_mode else _nothing() as tmp:
+            dirs: list[tuple[str, str, bool]] = []
+            source_arg = source
+            if module_mode and tmp:
+                Path(tmp, artifact.name).write_text(source, encoding="utf-8")
+                dirs.append((tmp, GUEST_MODULE_DIR, False))
+                source_arg = f"{GUEST_MODULE_DIR}/{artifact.name}"
+            values = {
+                "{prelude}": self._prelude("module_prelude" if module_mode else "prelude"),
+                "{source}": source_arg,
+                "{input}": invocation.input.json_text,
+                "{filename}": artifact.name,
+            }
+            argv = [values.get(item, item) for item in self._settings["argv"]]
+            entry = self._settings.get("entry", "command")
+            spec = SandboxSpec(argv=argv if entry == "command" else [], dirs=dirs)
+            sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
+            runner = _reactor_entry(argv) if entry == "reactor" else _command_entry
+            outcome = sandbox.run(module, runner, label=self.descriptor.name)
+        return self._execution(outcome, invocation, load_ms)
+
+    def _execution(self, outcome: SandboxOutcome, invocation: Invocation, load_ms: float | None) -> Execution:
+        logs, record = parse_guest_stderr(outcome.stderr)
+        if outcome.logs_truncated:
+            logs.append(f"[faasctl] logs truncated at {format_size(invocation.limits.max_output)}")
+        error = outcome.error
+        if error is None and record is not None:
+            error = RunError(str(record.get("type") or "FunctionError"), str(record.get("message") or ""),
+                             record.get("detail"))
+        elif error is None and outcome.exit_code:
+            tail = "; ".join(logs[-3:]) if record is None else ""
+            error = RunError("FunctionError", f"exited with code {outcome.exit_code}" + (f": {tail}" if tail else ""))
+        if error is not None and error.type in ("FunctionError", "Trap") and self._out_of_memory(error, logs, outcome):
+            error = memory_limit_error(invocation.limits)
+        return Execution(
+            output=outcome.stdout,
+            logs=logs,
+            error=error,
+            memory_peak_bytes=outcome.memory_peak_bytes,
+            fuel_used=outcome.fuel_used,
+            cold_start_ms=load_ms,
+        )
+
+    def _out_of_memory(self, error: RunError, logs: list[str], outcome: SandboxOutcome) -> bool:
+        """The guest failed because the store refused it memory: near the limit, or it said so."""
+        if outcome.near_memory_limit:
+            return True
+        markers = self._settings.get("oom_markers", [])
+        text = error.message + "\n" + "\n".join(logs[-5:])
+        return any(marker in text for marker in markers)
+
+    def status(self) -> dict[str, Any]:
+        binary = self.descriptor.binary or {}
+        digest = str(binary.get("sha256", ""))
+        return {"digest": digest, "cached": self.context.wasm_host().is_cached(digest)}
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _command_entry(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:
+    start = instance.exports(sandbox.store)["_start"]
+    assert isinstance(start, wasmtime.Func)
+    start(sandbox.store)
+    return 0
+
+
+def _reactor_entry(argv: list[str]):  # noqa: ANN202 - a closure over argv
+    """QuickJS reactor: ``_initialize``, then ``qjs_init_argv(argc, argv)`` with argv in guest memory."""
+
+    def run(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:
+        store = sandbox.store
+        exports = instance.exports(store)
+        exports["_initialize"](store)  # type: ignore[operator]
+        memory = exports["memory"]
+        malloc = exports["malloc"]
+        assert isinstance(memory, wasmtime.Memory) and isinstance(malloc, wasmtime.Func)
+        pointers = []
+        for arg in argv:
+            data = arg.encode("utf-8") + b"\0"
+            pointer = malloc(store, len(data))
+            if not pointer:
+                raise wasmtime.Trap("out of memory while passing arguments")
+            memory.write(store, data, pointer)
+            pointers.append(pointer)
+        table = malloc(store, 4 * len(pointers))
+        memory.write(store, b"".join(p.to_bytes(4, "little") for p in pointers), table)
+        return exports["qjs_init_argv"](store, len(pointers), table)  # type: ignore[operator]
+
+    return run

@@ -1,0 +1,157 @@
+"""The wasmtime side shared by every wasm runtime: one engine, an epoch ticker and the module cache.
+
+One ``WasmHost`` lives on each ``Engine``. Modules compiled here are shared across runs and threads;
+every run gets its own store and instance (see ``sandbox``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import wasmtime
+
+from faasctl.errors import ArtifactError
+from faasctl.files import read_json, sha256_file, stat_stamp, write_atomic, write_json_atomic
+
+EPOCH_INTERVAL = 0.01  # seconds per epoch tick: the granularity of timeouts
+
+# Called before a slow compile with (label, size in bytes); returns a callable to call when done.
+CompileNotice = Callable[[str, int], Callable[[float], None]]
+
+
+def _wasmtime_version() -> str:
+    package_dir = Path(wasmtime.__file__).parent
+    for entry in os.scandir(package_dir.parent):
+        if entry.name.startswith("wasmtime-") and entry.name.endswith(".dist-info"):
+            return entry.name[len("wasmtime-") : -len(".dist-info")]
+    from importlib.metadata import version
+
+    return version("wasmtime")
+
+
+class EpochTicker:
+    """Advances the engine's epoch while at least one run is active, and sleeps otherwise."""
+
+    def __init__(self, engine: wasmtime.Engine, interval: float = EPOCH_INTERVAL) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._active = 0
+        self._thread: threading.Thread | None = None
+
+    def ticks_for(self, seconds: float) -> int:
+        return max(1, int(seconds / self._interval) + 1)
+
+    def __enter__(self) -> EpochTicker:
+        with self._lock:
+            self._active += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="faasctl-epoch", daemon=True)
+                self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            with self._lock:
+                if self._active == 0:
+                    self._thread = None
+                    return
+            self._engine.increment_epoch()
+
+
+class WasmHost:
+    """Engine configuration, compile cache and epoch ticker for all wasm runs of one faasctl Engine."""
+
+    def __init__(self, cache_dir: Path, compile_notice: CompileNotice | None = None) -> None:
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        config.consume_fuel = True
+        config.parallel_compilation = True
+        self.engine = wasmtime.Engine(config)
+        self.ticker = EpochTicker(self.engine)
+        self.fingerprint = f"wasmtime-{_wasmtime_version()}-epoch-fuel-v1"
+        self._cache_dir = cache_dir / "modules"
+        self._compile_notice = compile_notice
+        self._modules: dict[str, wasmtime.Module] = {}
+        self._lock = threading.Lock()
+
+    def cache_path(self, digest: str) -> Path:
+        return self._cache_dir / f"{digest}-{self.fingerprint}.cwasm"
+
+    def is_cached(self, digest: str) -> bool:
+        return digest in self._modules or self.cache_path(digest).exists()
+
+    def module(self, digest: str, load_bytes: Callable[[], bytes], label: str) -> tuple[wasmtime.Module, float | None]:
+        """The compiled module for ``digest``, and how long loading it took in ms (None when it was
+        already in memory): a disk-cache load takes about a millisecond, a compile seconds.
+
+        The disk cache is only trusted when its stamp matches (see ``files``); a changed file is
+        re-hashed, and a corrupt or unloadable one is compiled again, never loaded blindly.
+        """
+        cached = self._modules.get(digest)
+        if cached is not None:
+            return cached, None
+        with self._lock:
+            cached = self._modules.get(digest)
+            if cached is not None:
+                return cached, None
+            started = time.perf_counter()
+            module = self._load_cached(digest)
+            if module is None:
+                module = self._compile(digest, load_bytes(), label)
+            self._modules[digest] = module
+            return module, (time.perf_counter() - started) * 1000
+
+    def _load_cached(self, digest: str) -> wasmtime.Module | None:
+        path = self.cache_path(digest)
+        meta_path = path.with_suffix(".json")
+        meta = read_json(meta_path)
+        if not isinstance(meta, dict) or not path.exists():
+            return None
+        try:
+            current = stat_stamp(path)
+            if meta.get("stat") != current:
+                if sha256_file(path) != meta.get("sha256"):
+                    path.unlink(missing_ok=True)
+                    return None
+                meta["stat"] = current
+                write_json_atomic(meta_path, meta)
+            return wasmtime.Module.deserialize_file(self.engine, str(path))
+        except (OSError, wasmtime.WasmtimeError):
+            path.unlink(missing_ok=True)
+            return None
+
+    def _compile(self, digest: str, wasm: bytes, label: str) -> wasmtime.Module:
+        done = self._compile_notice(label, len(wasm)) if self._compile_notice and len(wasm) > 256 * 1024 else None
+        started = time.perf_counter()
+        try:
+            module = wasmtime.Module(self.engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise ArtifactError(f"{label} is not a valid WebAssembly module: {_first_line(exc)}") from None
+        if done:
+            done((time.perf_counter() - started) * 1000)
+        path = self.cache_path(digest)
+        try:
+            data = module.serialize()
+            write_atomic(path, data)
+            import hashlib
+
+            meta = {"sha256": hashlib.sha256(data).hexdigest(), "stat": stat_stamp(path), "label": label}
+            write_json_atomic(path.with_suffix(".json"), meta)
+        except OSError:
+            pass  # an unwritable cache costs a compile next time, nothing more
+        return module
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,302 @@
+"""One fresh WASI sandbox per run: store limits, fuel, deadline, captured and capped stdio.
+
+Everything every wasm runtime needs lives here, so the adapters only say what to call. Four WASI
+imports are shadowed by host functions because wasmtime's own cannot enforce faasctl's contract:
+``fd_write`` on fds 1 and 2 (capture with a cap that stops the guest at once, on the calling thread,
+instead of wasmtime's ``stdout_custom`` callbacks that run on another thread and cannot stop it),
+``fd_read`` on fd 0 (the input bytes), and ``poll_oneoff`` (a sleeping guest is not interrupted by
+epochs, so sleeps are bounded by the run's deadline here).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import wasmtime
+
+from faasctl.errors import ArtifactError
+from faasctl.limits import Limits, format_duration, format_size
+from faasctl.result import RunError
+from faasctl.wasm.host import WasmHost, _first_line
+
+WASI = "wasi_snapshot_preview1"
+ERRNO_SUCCESS, ERRNO_BADF, ERRNO_FAULT, ERRNO_INVAL = 0, 8, 21, 28
+UNLIMITED_FUEL = 2**62
+PAGE = 65536
+
+_TRAP_TEXT = {
+    "STACK_OVERFLOW": "stack overflow",
+    "MEMORY_OUT_OF_BOUNDS": "out-of-bounds memory access",
+    "HEAP_MISALIGNED": "misaligned memory access",
+    "TABLE_OUT_OF_BOUNDS": "undefined element: out of bounds table access",
+    "INDIRECT_CALL_TO_NULL": "uninitialized element",
+    "BAD_SIGNATURE": "indirect call type mismatch",
+    "INTEGER_OVERFLOW": "integer overflow",
+    "INTEGER_DIVISION_BY_ZERO": "integer divide by zero",
+    "BAD_CONVERSION_TO_INTEGER": "invalid conversion to integer",
+    "UNREACHABLE": "wasm `unreachable` instruction executed",
+}
+
+
+@dataclass
+class SandboxSpec:
+    """What of the host a run may see. Nothing is visible unless listed here."""
+
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    dirs: list[tuple[str, str, bool]] = field(default_factory=list)  # (host, guest, writable)
+    stdin: bytes = b""
+
+
+@dataclass
+class SandboxOutcome:
+    """How the guest ended: an exit code, or an error that the sandbox classified."""
+
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    error: RunError | None
+    memory_peak_bytes: int | None
+    fuel_used: int
+    near_memory_limit: bool
+    logs_truncated: bool
+
+
+class _Stop(Exception):
+    """Raised inside host functions to end the guest; the reason is also kept on the sandbox."""
+
+
+class Sandbox:
+    """A store, a linker and captured stdio for exactly one run."""
+
+    def __init__(self, host: WasmHost, limits: Limits, spec: SandboxSpec) -> None:
+        self.host = host
+        self.limits = limits
+        self.spec = spec
+        self.store = wasmtime.Store(host.engine)
+        self.store.set_limits(memory_size=limits.memory)
+        self._fuel = limits.fuel if limits.fuel is not None else UNLIMITED_FUEL
+        self.store.set_fuel(self._fuel)
+        wasi = wasmtime.WasiConfig()
+        if spec.argv:
+            wasi.argv = spec.argv
+        if spec.env:
+            wasi.env = list(spec.env.items())
+        for host_dir, guest_dir, writable in spec.dirs:
+            wasi.preopen_dir(host_dir, guest_dir, writable)
+        self.store.set_wasi(wasi)
+        self.linker = wasmtime.Linker(host.engine)
+        self.linker.define_wasi()
+        self.linker.allow_shadowing = True
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.logs_truncated = False
+        self.stop_reason: str | None = None
+        self.deadline = 0.0
+        self._stdin_pos = 0
+        self._shadow_wasi()
+
+    # -- shadowed WASI imports -------------------------------------------------------------------
+
+    def _shadow_wasi(self) -> None:
+        store, linker = self.store, self.linker
+        original_write = linker.get(store, WASI, "fd_write")
+        original_read = linker.get(store, WASI, "fd_read")
+        i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+        assert isinstance(original_write, wasmtime.Func) and isinstance(original_read, wasmtime.Func)
+
+        def fd_write(caller: wasmtime.Caller, fd: int, iovs: int, count: int, nwritten: int) -> int:
+            if fd not in (1, 2):
+                return original_write(caller, fd, iovs, count, nwritten)
+            memory = caller.get("memory")
+            if not isinstance(memory, wasmtime.Memory):
+                return ERRNO_BADF
+            try:
+                total = self._capture(fd, memory, caller, iovs, count)
+                memory.write(caller, struct.pack("<I", total), nwritten)
+            except (IndexError, ValueError, wasmtime.WasmtimeError):
+                return ERRNO_FAULT
+            return ERRNO_SUCCESS
+
+        def fd_read(caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
+            if fd != 0:
+                return original_read(caller, fd, iovs, count, nread)
+            memory = caller.get("memory")
+            if not isinstance(memory, wasmtime.Memory):
+                return ERRNO_BADF
+            try:
+                total = 0
+                for ptr, length in _iovecs(memory, caller, iovs, count):
+                    chunk = self.spec.stdin[self._stdin_pos : self._stdin_pos + length]
+                    if not chunk:
+                        break
+                    memory.write(caller, chunk, ptr)
+                    self._stdin_pos += len(chunk)
+                    total += len(chunk)
+                memory.write(caller, struct.pack("<I", total), nread)
+            except (IndexError, ValueError, wasmtime.WasmtimeError):
+                return ERRNO_FAULT
+            return ERRNO_SUCCESS
+
+        def poll_oneoff(caller: wasmtime.Caller, subs: int, events: int, count: int, nevents: int) -> int:
+            memory = caller.get("memory")
+            if not isinstance(memory, wasmtime.Memory) or count == 0:
+                return ERRNO_INVAL
+            try:
+                return self._poll(memory, caller, subs, events, count, nevents)
+            except (IndexError, ValueError, struct.error, wasmtime.WasmtimeError):
+                return ERRNO_FAULT
+
+        io_type = wasmtime.FuncType([i32, i32, i32, i32], [i32])
+        linker.define_func(WASI, "fd_write", io_type, fd_write, access_caller=True)
+        linker.define_func(WASI, "fd_read", io_type, fd_read, access_caller=True)
+        linker.define_func(WASI, "poll_oneoff", io_type, poll_oneoff, access_caller=True)
+        del i64
+
+    def _capture(self, fd: int, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> int:
+        sink = self.stdout if fd == 1 else self.stderr
+        total = 0
+        for ptr, length in _iovecs(memory, caller, iovs, count):
+            if length == 0:
+                continue
+            room = self.limits.max_output - len(sink)
+            data = memory.read(caller, ptr, ptr + min(length, max(room, 0)))
+            if len(data) != min(length, max(room, 0)):
+                raise IndexError("iovec out of bounds")
+            sink.extend(data)
+            total += length
+            if length > room:
+                if fd == 1:
+                    self.stop_reason = "output"
+                    raise _Stop("output limit")
+                self.logs_truncated = True
+        return total
+
+    def _poll(self, memory: wasmtime.Memory, caller: wasmtime.Caller, subs: int, events: int,
+              count: int, nevents: int) -> int:
+        raw = memory.read(caller, subs, subs + 48 * count)
+        ready: list[tuple[int, int, int]] = []  # (userdata, type, nbytes)
+        clocks: list[tuple[float, int]] = []    # (seconds to wait, userdata)
+        for i in range(count):
+            userdata, tag = struct.unpack_from("<QB", raw, 48 * i)
+            if tag == 0:
+                clock_id, timeout, _precision, flags = struct.unpack_from("<IQQH", raw, 48 * i + 16)
+                wait = timeout / 1e9
+                if flags & 1:  # absolute time on the guest's clock
+                    now = time.time_ns() if clock_id == 0 else time.monotonic_ns()
+                    wait = max(0, timeout - now) / 1e9
+                clocks.append((wait, userdata))
+            else:
+                (fd,) = struct.unpack_from("<I", raw, 48 * i + 16)
+                pending = len(self.spec.stdin) - self._stdin_pos if fd == 0 else 0
+                ready.append((userdata, tag, pending))
+        if not ready and clocks:
+            wait, _ = min(clocks)
+            remaining = self.deadline - time.monotonic()
+            if wait >= remaining:
+                time.sleep(max(remaining, 0))
+                self.stop_reason = "timeout"
+                raise _Stop("timeout")
+            time.sleep(wait)
+            ready = [(userdata, 0, 0) for w, userdata in clocks if w <= wait]
+        out = bytearray(32 * len(ready))
+        for i, (userdata, kind, nbytes) in enumerate(ready):
+            struct.pack_into("<QHBxxxxxQH", out, 32 * i, userdata, 0, kind, nbytes, 0)
+        memory.write(caller, bytes(out), events)
+        memory.write(caller, struct.pack("<I", len(ready)), nevents)
+        return ERRNO_SUCCESS
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def define(self, module: str, name: str, ty: wasmtime.FuncType, func: Callable[..., object]) -> None:
+        """Add a host import (used for the ``faasctl`` plugin module of raw wasm)."""
+        self.linker.define_func(module, name, ty, func, access_caller=True)
+
+    def run(self, module: wasmtime.Module, entry: Callable[[Sandbox, wasmtime.Instance], int | None],
+            label: str = "module") -> SandboxOutcome:
+        """Instantiate ``module`` and call ``entry``; limits and traps become a classified error.
+
+        Raises ``ArtifactError`` when the module cannot be linked (unsatisfiable imports).
+        """
+        instance: wasmtime.Instance | None = None
+        exit_code: int | None = None
+        error: RunError | None = None
+        with self.host.ticker:
+            self.store.set_epoch_deadline(self.host.ticker.ticks_for(self.limits.timeout))
+            self.deadline = time.monotonic() + self.limits.timeout
+            try:
+                instance = self.linker.instantiate(self.store, module)
+                code = entry(self, instance)
+                exit_code = 0 if code is None else int(code)
+            except wasmtime.ExitTrap as exc:
+                exit_code = exc.code
+            except wasmtime.Trap as exc:
+                error = self._classify_trap(exc)
+            except wasmtime.WasmtimeError as exc:
+                if instance is None and "import" in str(exc):
+                    raise ArtifactError(f"{label} cannot be linked: {_link_error(exc)}") from None
+                error = self._classify_trap(exc)
+        peak = self._memory_peak(instance)
+        near = peak is not None and peak + 2 * PAGE > self.limits.memory
+        if error is not None and error.type == "Trap" and near:
+            error = memory_limit_error(self.limits)
+        outcome = SandboxOutcome(
+            exit_code=exit_code,
+            stdout=bytes(self.stdout),
+            stderr=bytes(self.stderr),
+            error=error,
+            memory_peak_bytes=peak,
+            fuel_used=self._fuel - self.store.get_fuel(),
+            near_memory_limit=near,
+            logs_truncated=self.logs_truncated,
+        )
+        return outcome
+
+    def _memory_peak(self, instance: wasmtime.Instance | None) -> int | None:
+        if instance is None:
+            return None
+        total = 0
+        for item in instance.exports(self.store).values():
+            if isinstance(item, wasmtime.Memory):
+                total += item.data_len(self.store)
+        return total
+
+    def _classify_trap(self, exc: wasmtime.WasmtimeError) -> RunError:
+        if self.stop_reason == "output":
+            return RunError("OutputLimit", f"output limit of {format_size(self.limits.max_output)} exceeded")
+        code = getattr(exc, "trap_code", None)
+        code_name = getattr(code, "name", None)
+        if self.stop_reason == "timeout" or code_name == "INTERRUPT":
+            return RunError("Timeout", f"timed out after {format_duration(self.limits.timeout)}")
+        if code_name == "OUT_OF_FUEL":
+            return RunError("FuelExhausted", f"fuel limit of {self.limits.fuel} instructions exhausted")
+        text = str(exc)
+        message = _TRAP_TEXT.get(code_name or "") or _trap_message(text)
+        return RunError("Trap", f"wasm trap: {message}", detail=text)
+
+
+def memory_limit_error(limits: Limits) -> RunError:
+    return RunError("MemoryLimit", f"memory limit of {format_size(limits.memory)} exceeded")
+
+
+def _iovecs(memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> list[tuple[int, int]]:
+    raw = memory.read(caller, iovs, iovs + 8 * count)
+    if len(raw) != 8 * count:
+        raise IndexError("iovec array out of bounds")
+    return [struct.unpack_from("<II", raw, 8 * i) for i in range(count)]
+
+
+def _trap_message(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("wasm trap:"):
+            return line[len("wasm trap:") :].strip()
+    return _first_line(Exception(text))
+
+
+def _link_error(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines[:3])
