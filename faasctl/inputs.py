@@ -24,6 +24,7 @@ class FunctionInput:
 
 
 EMPTY_INPUT = FunctionInput({}, "{}")
+TEXT_HINT = "pass --text to take the input as a plain string"
 
 
 def parse_json_input(text: str, source: str) -> Any:
@@ -33,10 +34,10 @@ def parse_json_input(text: str, source: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(
             f"invalid JSON in {source}: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="pass --text to take the input as a plain string",
+            hint=TEXT_HINT,
         ) from None
     except ValueError as exc:
-        raise InputError(f"invalid JSON in {source}: {exc}", hint="pass --text to take the input as a plain string") from None
+        raise InputError(f"invalid JSON in {source}: {exc}", hint=TEXT_HINT) from None
 
 
 def parse_param(pair: str) -> tuple[str, Any]:
@@ -97,7 +98,8 @@ def build_input(
         if params:
             raise UsageError("--param cannot be combined with --text: a text input has no keys")
         return FunctionInput.of(raw if raw is not None else "")
-    value: Any = {} if raw is None or (source == "standard input" and not raw.strip()) else parse_json_input(raw, source)
+    no_input = raw is None or (source == "standard input" and not raw.strip())
+    value: Any = {} if no_input else parse_json_input(raw, source)
     if params:
         if not isinstance(value, dict):
             raise UsageError(f"--param needs an object input, but {source} holds {type(value).__name__}")

@@ -43,7 +43,8 @@ def parse_output(raw: bytes, mode: OutputMode) -> ParsedOutput:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return ParsedOutput(None, None, f"output is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})")
+        bad = f"byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        return ParsedOutput(None, None, f"output is not valid UTF-8 ({bad})")
     if mode == "false":
         return ParsedOutput(text, "text")
     if mode == "auto" and text == "":

@@ -7,7 +7,6 @@ JSON in the cache, keyed by the YAML bytes; the YAML parser is only imported whe
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from importlib import import_module, resources
 from pathlib import Path

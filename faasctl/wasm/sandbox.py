@@ -10,6 +10,7 @@ epochs, so sleeps are bounded by the run's deadline here).
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from collections.abc import Callable
@@ -26,6 +27,9 @@ WASI = "wasi_snapshot_preview1"
 ERRNO_SUCCESS, ERRNO_BADF, ERRNO_FAULT, ERRNO_INVAL = 0, 8, 21, 28
 UNLIMITED_FUEL = 2**62
 PAGE = 65536
+
+# WASI clock ids: realtime, monotonic, process CPU time, thread CPU time.
+_CLOCKS = {0: time.time_ns, 1: time.monotonic_ns, 2: time.process_time_ns, 3: time.thread_time_ns}
 
 _TRAP_TEXT = {
     "STACK_OVERFLOW": "stack overflow",
@@ -76,11 +80,17 @@ class Sandbox:
         self.host = host
         self.limits = limits
         self.spec = spec
+        self.stdout = bytearray()
+        self.stderr = bytearray()
         self.store = wasmtime.Store(host.engine)
         self.store.set_limits(memory_size=limits.memory)
         self._fuel = limits.fuel if limits.fuel is not None else UNLIMITED_FUEL
         self.store.set_fuel(self._fuel)
         wasi = wasmtime.WasiConfig()
+        self.native_stdio = bool(spec.dirs)
+        self._stdin_file: str | None = None
+        if self.native_stdio:
+            self._use_native_stdio(wasi)
         if spec.argv:
             wasi.argv = spec.argv
         if spec.env:
@@ -91,8 +101,6 @@ class Sandbox:
         self.linker = wasmtime.Linker(host.engine)
         self.linker.define_wasi()
         self.linker.allow_shadowing = True
-        self.stdout = bytearray()
-        self.stderr = bytearray()
         self.logs_truncated = False
         self.stop_reason: str | None = None
         self.deadline = 0.0
@@ -102,59 +110,92 @@ class Sandbox:
     # -- shadowed WASI imports -------------------------------------------------------------------
 
     def _shadow_wasi(self) -> None:
-        store, linker = self.store, self.linker
-        original_write = linker.get(store, WASI, "fd_write")
-        original_read = linker.get(store, WASI, "fd_read")
+        """Define the shadowing host functions. A host function cannot call wasmtime's own WASI
+        function (it has no calling instance), so stdio is shadowed only when no directory is granted
+        (then no fd above 2 can exist); with directories, wasmtime's stdio is used (see ``native_stdio``)."""
         i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
-        assert isinstance(original_write, wasmtime.Func) and isinstance(original_read, wasmtime.Func)
-
-        def fd_write(caller: wasmtime.Caller, fd: int, iovs: int, count: int, nwritten: int) -> int:
-            if fd not in (1, 2):
-                return original_write(caller, fd, iovs, count, nwritten)
-            memory = caller.get("memory")
-            if not isinstance(memory, wasmtime.Memory):
-                return ERRNO_BADF
-            try:
-                total = self._capture(fd, memory, caller, iovs, count)
-                memory.write(caller, struct.pack("<I", total), nwritten)
-            except (IndexError, ValueError, wasmtime.WasmtimeError):
-                return ERRNO_FAULT
-            return ERRNO_SUCCESS
-
-        def fd_read(caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
-            if fd != 0:
-                return original_read(caller, fd, iovs, count, nread)
-            memory = caller.get("memory")
-            if not isinstance(memory, wasmtime.Memory):
-                return ERRNO_BADF
-            try:
-                total = 0
-                for ptr, length in _iovecs(memory, caller, iovs, count):
-                    chunk = self.spec.stdin[self._stdin_pos : self._stdin_pos + length]
-                    if not chunk:
-                        break
-                    memory.write(caller, chunk, ptr)
-                    self._stdin_pos += len(chunk)
-                    total += len(chunk)
-                memory.write(caller, struct.pack("<I", total), nread)
-            except (IndexError, ValueError, wasmtime.WasmtimeError):
-                return ERRNO_FAULT
-            return ERRNO_SUCCESS
-
-        def poll_oneoff(caller: wasmtime.Caller, subs: int, events: int, count: int, nevents: int) -> int:
-            memory = caller.get("memory")
-            if not isinstance(memory, wasmtime.Memory) or count == 0:
-                return ERRNO_INVAL
-            try:
-                return self._poll(memory, caller, subs, events, count, nevents)
-            except (IndexError, ValueError, struct.error, wasmtime.WasmtimeError):
-                return ERRNO_FAULT
-
         io_type = wasmtime.FuncType([i32, i32, i32, i32], [i32])
-        linker.define_func(WASI, "fd_write", io_type, fd_write, access_caller=True)
-        linker.define_func(WASI, "fd_read", io_type, fd_read, access_caller=True)
-        linker.define_func(WASI, "poll_oneoff", io_type, poll_oneoff, access_caller=True)
-        del i64
+        if not self.native_stdio:
+            self.linker.define_func(WASI, "fd_write", io_type, self._fd_write, access_caller=True)
+            self.linker.define_func(WASI, "fd_read", io_type, self._fd_read, access_caller=True)
+        self.linker.define_func(WASI, "poll_oneoff", io_type, self._poll_oneoff, access_caller=True)
+        clock_type = wasmtime.FuncType([i32, i64, i32], [i32])
+        self.linker.define_func(WASI, "clock_time_get", clock_type, self._clock_time_get, access_caller=True)
+
+    def _fd_write(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, nwritten: int) -> int:
+        memory = caller.get("memory")
+        if fd not in (1, 2) or not isinstance(memory, wasmtime.Memory):
+            return ERRNO_BADF
+        try:
+            total = self._capture(fd, memory, caller, iovs, count)
+            memory.write(caller, struct.pack("<I", total), nwritten)
+        except (IndexError, ValueError, wasmtime.WasmtimeError):
+            return ERRNO_FAULT
+        return ERRNO_SUCCESS
+
+    def _fd_read(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
+        memory = caller.get("memory")
+        if fd != 0 or not isinstance(memory, wasmtime.Memory):
+            return ERRNO_BADF
+        try:
+            total = 0
+            for ptr, length in _iovecs(memory, caller, iovs, count):
+                chunk = self.spec.stdin[self._stdin_pos : self._stdin_pos + length]
+                if not chunk:
+                    break
+                memory.write(caller, chunk, ptr)
+                self._stdin_pos += len(chunk)
+                total += len(chunk)
+            memory.write(caller, struct.pack("<I", total), nread)
+        except (IndexError, ValueError, wasmtime.WasmtimeError):
+            return ERRNO_FAULT
+        return ERRNO_SUCCESS
+
+    def _poll_oneoff(self, caller: wasmtime.Caller, subs: int, events: int, count: int, nevents: int) -> int:
+        memory = caller.get("memory")
+        if not isinstance(memory, wasmtime.Memory) or count == 0:
+            return ERRNO_INVAL
+        try:
+            return self._poll(memory, caller, subs, events, count, nevents)
+        except (IndexError, ValueError, struct.error, wasmtime.WasmtimeError):
+            return ERRNO_FAULT
+
+    def _clock_time_get(self, caller: wasmtime.Caller, clock_id: int, _precision: int, result: int) -> int:
+        memory = caller.get("memory")
+        if not isinstance(memory, wasmtime.Memory):
+            return ERRNO_BADF
+        if clock_id not in _CLOCKS:
+            return ERRNO_INVAL
+        try:
+            memory.write(caller, struct.pack("<Q", _CLOCKS[clock_id]()), result)
+        except (IndexError, ValueError, wasmtime.WasmtimeError):
+            return ERRNO_FAULT
+        return ERRNO_SUCCESS
+
+    def _use_native_stdio(self, wasi: wasmtime.WasiConfig) -> None:
+        """wasmtime's stdio, for runs that may open files. Its callbacks run on another thread, so
+        they only append and count (never raise); past the cap output is dropped and the run is
+        reported as OutputLimit when it ends, rather than stopped at once."""
+        import tempfile
+
+        def sink(buffer: bytearray, is_stdout: bool) -> Callable[[bytes], None]:
+            def write(data: bytes) -> None:
+                room = self.limits.max_output - len(buffer)
+                if len(data) > room:
+                    if is_stdout:
+                        self.stop_reason = "output"
+                    else:
+                        self.logs_truncated = True
+                buffer.extend(data[: max(room, 0)])
+
+            return write
+
+        wasi.stdout_custom = sink(self.stdout, True)
+        wasi.stderr_custom = sink(self.stderr, False)
+        fd, self._stdin_file = tempfile.mkstemp(prefix="faasctl-stdin-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self.spec.stdin)
+        wasi.stdin_file = self._stdin_file
 
     def _capture(self, fd: int, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> int:
         sink = self.stdout if fd == 1 else self.stderr
@@ -183,11 +224,10 @@ class Sandbox:
         for i in range(count):
             userdata, tag = struct.unpack_from("<QB", raw, 48 * i)
             if tag == 0:
-                clock_id, timeout, _precision, flags = struct.unpack_from("<IQQH", raw, 48 * i + 16)
+                clock_id, timeout, _precision, flags = struct.unpack_from("<I4xQQH", raw, 48 * i + 16)
                 wait = timeout / 1e9
-                if flags & 1:  # absolute time on the guest's clock
-                    now = time.time_ns() if clock_id == 0 else time.monotonic_ns()
-                    wait = max(0, timeout - now) / 1e9
+                if flags & 1:  # absolute time on the guest's clock, which is ours (clock_time_get)
+                    wait = max(0, timeout - _CLOCKS.get(clock_id, time.monotonic_ns)()) / 1e9
                 clocks.append((wait, userdata))
             else:
                 (fd,) = struct.unpack_from("<I", raw, 48 * i + 16)
@@ -233,12 +273,16 @@ class Sandbox:
                 exit_code = 0 if code is None else int(code)
             except wasmtime.ExitTrap as exc:
                 exit_code = exc.code
-            except wasmtime.Trap as exc:
+            except (wasmtime.Trap, _Stop) as exc:  # wasmtime re-raises a host function's own exception
                 error = self._classify_trap(exc)
             except wasmtime.WasmtimeError as exc:
                 if instance is None and "import" in str(exc):
                     raise ArtifactError(f"{label} cannot be linked: {_link_error(exc)}") from None
                 error = self._classify_trap(exc)
+        if self._stdin_file:
+            os.unlink(self._stdin_file)
+        if error is None and self.stop_reason == "output":
+            error = self._classify_trap(_Stop("output limit"))
         peak = self._memory_peak(instance)
         near = peak is not None and peak + 2 * PAGE > self.limits.memory
         if error is not None and error.type == "Trap" and near:
@@ -264,7 +308,7 @@ class Sandbox:
                 total += item.data_len(self.store)
         return total
 
-    def _classify_trap(self, exc: wasmtime.WasmtimeError) -> RunError:
+    def _classify_trap(self, exc: Exception) -> RunError:
         if self.stop_reason == "output":
             return RunError("OutputLimit", f"output limit of {format_size(self.limits.max_output)} exceeded")
         code = getattr(exc, "trap_code", None)
