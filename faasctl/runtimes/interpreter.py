@@ -10,8 +10,6 @@ raw log lines (messages from the interpreter itself).
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import wasmtime
@@ -24,7 +22,7 @@ from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
 from faasctl.wasm.binaries import verified_binary
 from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, memory_limit_error
 
-GUEST_MODULE_DIR = "/fn"
+SOURCE = "{source}"
 
 
 def parse_guest_stderr(stderr: bytes) -> tuple[list[str], dict[str, Any] | None]:
@@ -70,12 +68,25 @@ class InterpreterRuntime:
         label = f"{self.descriptor.name} runtime ({self._path.name})"
         return host.module(self._digest, self._path.read_bytes, label)
 
-    def _prelude(self, key: str) -> str:
+    def _prelude_parts(self, key: str) -> list[str]:
+        """The prelude files of ``key`` (read once); the item ``{source}`` marks where an inline
+        source goes (module mode), kept as the marker itself."""
         if key not in self._preludes:
             names = self._settings.get(key) or []
             names = [names] if isinstance(names, str) else names
-            self._preludes[key] = "\n".join(self.descriptor.resource_text(n) for n in names)
+            self._preludes[key] = [n if n == SOURCE else self.descriptor.resource_text(n) for n in names]
         return self._preludes[key]
+
+    def _prelude(self, key: str, source: str) -> tuple[str, str]:
+        """The prelude text, with ``source`` inlined where the descriptor says, and the span
+        ``start:count`` of its lines (``0:0`` when it is not inline)."""
+        parts = self._prelude_parts(key)
+        if SOURCE not in parts:
+            return "\n".join(parts), "0:0"
+        before = "\n".join(parts[: parts.index(SOURCE)])
+        after = "\n".join(parts[parts.index(SOURCE) + 1 :])
+        start = before.count("\n") + 2
+        return f"{before}\n{source}\n{after}", f"{start}:{source.count(chr(10)) + 1}"
 
     # -- running -------------------------------------------------------------------------------------
 
@@ -85,27 +96,24 @@ class InterpreterRuntime:
             source = artifact.source.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
+        if "\0" in source:
+            raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
         module, load_ms = self._module()
         module_mode = artifact.ending in self._settings.get("module_endings", [])
-        with tempfile.TemporaryDirectory(prefix="faasctl-fn-") if module_mode else _nothing() as tmp:
-            dirs: list[tuple[str, str, bool]] = []
-            source_arg = source
-            if module_mode and tmp:
-                Path(tmp, artifact.name).write_text(source, encoding="utf-8")
-                dirs.append((tmp, GUEST_MODULE_DIR, False))
-                source_arg = f"{GUEST_MODULE_DIR}/{artifact.name}"
-            values = {
-                "{prelude}": self._prelude("module_prelude" if module_mode else "prelude"),
-                "{source}": source_arg,
-                "{input}": invocation.input.json_text,
-                "{filename}": artifact.name,
-            }
-            argv = [values.get(item, item) for item in self._settings["argv"]]
-            entry = self._settings.get("entry", "command")
-            spec = SandboxSpec(argv=argv if entry == "command" else [], dirs=dirs)
-            sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
-            runner = _reactor_entry(argv) if entry == "reactor" else _command_entry
-            outcome = sandbox.run(module, runner, label=self.descriptor.name)
+        prelude, span = self._prelude("module_prelude" if module_mode else "prelude", source)
+        values = {
+            "{prelude}": prelude,
+            SOURCE: "" if module_mode else source,
+            "{input}": invocation.input.json_text,
+            "{filename}": artifact.name,
+            "{source_span}": span,
+        }
+        argv = [values.get(item, item) for item in self._settings["argv"]]
+        entry = self._settings.get("entry", "command")
+        spec = SandboxSpec(argv=argv if entry == "command" else [])
+        sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
+        runner = _reactor_entry(argv) if entry == "reactor" else _command_entry
+        outcome = sandbox.run(module, runner, label=self.descriptor.name)
         return self._execution(outcome, invocation, load_ms)
 
     def _execution(self, outcome: SandboxOutcome, invocation: Invocation, load_ms: float | None) -> Execution:
@@ -117,8 +125,10 @@ class InterpreterRuntime:
             error = RunError(str(record.get("type") or "FunctionError"), str(record.get("message") or ""),
                              record.get("detail"))
         elif error is None and outcome.exit_code:
-            tail = "; ".join(logs[-3:]) if record is None else ""
-            error = RunError("FunctionError", f"exited with code {outcome.exit_code}" + (f": {tail}" if tail else ""))
+            # No record: the interpreter itself failed (e.g. a syntax error in an inline module).
+            raw = [line for line in logs if line.strip()]
+            message = raw[0] if raw else f"exited with code {outcome.exit_code}"
+            error = RunError("FunctionError", message, "\n".join(raw) or None)
         if error is not None and error.type in ("FunctionError", "Trap") and self._out_of_memory(error, logs, outcome):
             error = memory_limit_error(invocation.limits)
         return Execution(
@@ -142,14 +152,6 @@ class InterpreterRuntime:
         binary = self.descriptor.binary or {}
         digest = str(binary.get("sha256", ""))
         return {"digest": digest, "cached": self.context.wasm_host().is_cached(digest)}
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _command_entry(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:

@@ -1,11 +1,12 @@
-// Module mode (.mjs): import the user's module and call its default export with the input.
+// Module mode (.mjs): the user's module is inline above; import it by its own name (<cmdline>) to reach
+// its default export, and call that with the input.
+import * as __faasctl_module from "<cmdline>";
 try {
   const $ = JSON.parse(__input);
-  const mod = await import(__source);
-  if (typeof mod.default !== "function") {
+  if (typeof __faasctl_module.default !== "function") {
     throw new TypeError(`${__filename} has no default export function`);
   }
-  __emit(await mod.default($));
+  __emit(await __faasctl_module.default($));
 } catch (e) {
   __fail(e);
 }

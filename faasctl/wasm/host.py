@@ -42,6 +42,16 @@ class EpochTicker:
         self._lock = threading.Lock()
         self._active = 0
         self._thread: threading.Thread | None = None
+        self._watchers: set[Callable[[], None]] = set()
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on every tick until ``unwatch``; it runs on the ticker thread."""
+        with self._lock:
+            self._watchers.add(callback)
+
+    def unwatch(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._watchers.discard(callback)
 
     def ticks_for(self, seconds: float) -> int:
         return max(1, int(seconds / self._interval) + 1)
@@ -65,7 +75,10 @@ class EpochTicker:
                 if self._active == 0:
                     self._thread = None
                     return
+                watchers = list(self._watchers)
             self._engine.increment_epoch()
+            for callback in watchers:
+                callback()
 
 
 class WasmHost:

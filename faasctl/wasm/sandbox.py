@@ -88,7 +88,6 @@ class Sandbox:
         self.store.set_fuel(self._fuel)
         wasi = wasmtime.WasiConfig()
         self.native_stdio = bool(spec.dirs)
-        self._stdin_file: str | None = None
         if self.native_stdio:
             self._use_native_stdio(wasi)
         if spec.argv:
@@ -173,29 +172,56 @@ class Sandbox:
         return ERRNO_SUCCESS
 
     def _use_native_stdio(self, wasi: wasmtime.WasiConfig) -> None:
-        """wasmtime's stdio, for runs that may open files. Its callbacks run on another thread, so
-        they only append and count (never raise); past the cap output is dropped and the run is
-        reported as OutputLimit when it ends, rather than stopped at once."""
+        """wasmtime's own stdio, for runs that may open files. Files, not ``stdout_custom``: those
+        callbacks run Python on wasmtime's tokio threads, which panic at interpreter exit. The epoch
+        ticker watches the files' sizes and truncates one past the cap (so a flood cannot fill the
+        disk); the run is then reported as OutputLimit, though the guest runs on to its own end."""
         import tempfile
 
-        def sink(buffer: bytearray, is_stdout: bool) -> Callable[[bytes], None]:
-            def write(data: bytes) -> None:
-                room = self.limits.max_output - len(buffer)
-                if len(data) > room:
-                    if is_stdout:
+        self._stdio_dir = tempfile.mkdtemp(prefix="faasctl-stdio-")
+        paths = [os.path.join(self._stdio_dir, name) for name in ("stdin", "stdout", "stderr")]
+        with open(paths[0], "wb") as handle:
+            handle.write(self.spec.stdin)
+        for path in paths[1:]:
+            open(path, "wb").close()
+        wasi.stdin_file, wasi.stdout_file, wasi.stderr_file = paths
+
+    def _watch_stdio(self) -> None:
+        """Ticker callback: keep the first ``max_output`` bytes of each stream, drop the rest."""
+        for name, buffer in (("stdout", self.stdout), ("stderr", self.stderr)):
+            path = os.path.join(self._stdio_dir, name)
+            try:
+                if os.path.getsize(path) <= self.limits.max_output:
+                    continue
+                if not buffer:
+                    with open(path, "rb") as handle:
+                        buffer.extend(handle.read(self.limits.max_output))
+                if name == "stdout":
+                    self.stop_reason = "output"
+                else:
+                    self.logs_truncated = True
+                os.truncate(path, 0)
+            except OSError:
+                pass
+
+    def _collect_native_stdio(self) -> None:
+        import shutil
+
+        for name, buffer in (("stdout", self.stdout), ("stderr", self.stderr)):
+            path = os.path.join(self._stdio_dir, name)
+            try:
+                size = os.path.getsize(path)
+                if not buffer:
+                    with open(path, "rb") as handle:
+                        buffer.extend(handle.read(self.limits.max_output))
+                if size > self.limits.max_output:
+                    if name == "stdout":
                         self.stop_reason = "output"
                     else:
                         self.logs_truncated = True
-                buffer.extend(data[: max(room, 0)])
-
-            return write
-
-        wasi.stdout_custom = sink(self.stdout, True)
-        wasi.stderr_custom = sink(self.stderr, False)
-        fd, self._stdin_file = tempfile.mkstemp(prefix="faasctl-stdin-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self.spec.stdin)
-        wasi.stdin_file = self._stdin_file
+            except OSError:
+                pass
+        shutil.rmtree(self._stdio_dir, ignore_errors=True)
 
     def _capture(self, fd: int, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> int:
         sink = self.stdout if fd == 1 else self.stderr
@@ -264,6 +290,8 @@ class Sandbox:
         instance: wasmtime.Instance | None = None
         exit_code: int | None = None
         error: RunError | None = None
+        if self.native_stdio:
+            self.host.ticker.watch(self._watch_stdio)
         with self.host.ticker:
             self.store.set_epoch_deadline(self.host.ticker.ticks_for(self.limits.timeout))
             self.deadline = time.monotonic() + self.limits.timeout
@@ -279,8 +307,9 @@ class Sandbox:
                 if instance is None and "import" in str(exc):
                     raise ArtifactError(f"{label} cannot be linked: {_link_error(exc)}") from None
                 error = self._classify_trap(exc)
-        if self._stdin_file:
-            os.unlink(self._stdin_file)
+        if self.native_stdio:
+            self.host.ticker.unwatch(self._watch_stdio)
+            self._collect_native_stdio()
         if error is None and self.stop_reason == "output":
             error = self._classify_trap(_Stop("output limit"))
         peak = self._memory_peak(instance)

@@ -1,0 +1,87 @@
+"""The shared WASI sandbox with tiny WAT modules: stdio capture in both modes, caps, sleeps, limits."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import wasmtime
+
+from faasctl.limits import Limits
+from faasctl.wasm.sandbox import Sandbox, SandboxSpec
+
+# A WASI command that copies stdin to stdout (up to 64 KiB), then writes "!" to stderr.
+CAT = """
+(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 200) "!")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 65536))
+    (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 4) (i32.load (i32.const 8)))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 16) (i32.const 200))
+    (i32.store (i32.const 20) (i32.const 1))
+    (drop (call $write (i32.const 2) (i32.const 16) (i32.const 1) (i32.const 8)))))
+"""
+
+# Writes 4 KiB to stdout forever.
+FLOOD = """
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 4096))
+    (loop $again
+      (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (br $again))))
+"""
+
+# Sleeps 60 s through poll_oneoff (one relative clock subscription).
+SLEEP = """
+(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i64.store (i32.const 24) (i64.const 60000000000))
+    (drop (call $poll (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 200)))))
+"""
+
+
+def _run(engine, wat: str, limits: Limits, spec: SandboxSpec):
+    host = engine.wasm_host()
+    wasm = wasmtime.wat2wasm(wat)
+    module, _ = host.module(hashlib.sha256(wasm).hexdigest(), lambda: wasm, "test module")
+
+    def start(sandbox, instance):
+        instance.exports(sandbox.store)["_start"](sandbox.store)
+
+    return Sandbox(host, limits, spec).run(module, start)
+
+
+@pytest.mark.parametrize("granted", [False, True], ids=["shadowed-stdio", "native-stdio"])
+def test_stdin_stdout_stderr(engine, tmp_path, granted):
+    spec = SandboxSpec(stdin="héllo".encode(), dirs=[(str(tmp_path), "/data", False)] if granted else [])
+    outcome = _run(engine, CAT, Limits(), spec)
+    assert outcome.error is None and outcome.exit_code == 0
+    assert outcome.stdout == "héllo".encode()
+    assert outcome.stderr == b"!"
+
+
+@pytest.mark.parametrize("granted", [False, True], ids=["shadowed-stdio", "native-stdio"])
+def test_output_flood_is_an_output_limit(engine, tmp_path, granted):
+    spec = SandboxSpec(dirs=[(str(tmp_path), "/data", False)] if granted else [])
+    outcome = _run(engine, FLOOD, Limits(timeout=2, max_output=64 * 1024), spec)
+    assert outcome.error is not None and outcome.error.type == "OutputLimit"
+    assert len(outcome.stdout) == 64 * 1024
+    assert not list(tmp_path.iterdir())  # nothing written into the granted directory
+
+
+def test_sleep_is_bounded_by_the_deadline(engine):
+    outcome = _run(engine, SLEEP, Limits(timeout=0.3), SandboxSpec())
+    assert outcome.error is not None and outcome.error.type == "Timeout"
+    assert outcome.error.message == "timed out after 300ms"
