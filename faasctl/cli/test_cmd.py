@@ -1,0 +1,123 @@
+"""``faasctl test [PATHS]``: declarative cases in ``*.faas.yaml`` files; exit 0 all pass, 1 a failure,
+2 an invalid case file (every problem listed with file and line, nothing run)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXAMPLES = """case file (hello.faas.yaml; targets are relative to it):
+  defaults: {timeout: 2s, memory: 64MiB}
+  cases:
+    - name: greets Ada
+      target: hello.js
+      input: {name: Ada}            # or input_file: event.json, params: {n: 3}, text: "..."
+      expect:
+        result: {greeting: "Hello, Ada!"}   # or result_subset, result_regex, result_path: {$.greeting: ...}
+        logs_contain: ["greeting Ada"]
+        stats: {fuel_used: "< 50000000", duration_ms: "< 500", memory_peak_bytes: "< 16MiB"}
+    - name: runaway
+      target: spin.js
+      timeout: 200ms
+      expect: {error: Timeout}
+
+examples:
+  faasctl test                          # every *.faas.yaml under the current directory
+  faasctl test examples -j 4 --junit report.xml
+  faasctl test tests/api.faas.yaml -k greets"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("test", help="run declarative test cases (*.faas.yaml)", epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            description="Run the cases of *.faas.yaml files (found under the current directory "
+                                        "when no path is given). Exit 0 when every case passes, 1 when one "
+                                        "fails, 2 when a case file is invalid.")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="case files or directories to search")
+    parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
+                        help="cases run at once (0: one per core; default 1)")
+    parser.add_argument("-k", "--filter", metavar="TEXT", help="run only cases whose name contains TEXT")
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument("--list", action="store_true", help="list the cases without running them")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
+    parser.set_defaults(handler=handle)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: use a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: it must be 0 or more")
+    return value or (os.cpu_count() or 1)
+
+
+def load_cases(paths: list[str], cwd: str) -> list:
+    """Every case of every file; all invalid files are reported together as one UsageError."""
+    from pathlib import Path
+
+    from faasctl.errors import UsageError
+    from faasctl.testing.cases import CaseFileError, discover, load_file
+
+    files = discover(paths, Path(cwd))
+    cases, problems = [], []
+    for file in files:
+        try:
+            cases.extend(load_file(file, Path(cwd)))
+        except CaseFileError as exc:
+            problems.append(exc.one_line())
+    if problems:
+        for line in problems[:-1]:
+            sys.stderr.write(f"faasctl: error: {line}\n")
+        raise UsageError(problems[-1])
+    return cases
+
+
+def check_runtimes(engine: object, cases: list) -> None:
+    """Unknown runtime names are case-file errors (exit 2), found before anything runs."""
+    from faasctl.errors import FaasError, UsageError
+
+    problems = []
+    for case in cases:
+        name = case.options.get("runtime")
+        if name:
+            try:
+                engine.registry.get(name)  # type: ignore[attr-defined]
+            except FaasError as exc:
+                problems.append(f"{case.file}:{case.line}: case {case.name!r}: {exc.one_line()}")
+    if problems:
+        for line in problems[:-1]:
+            sys.stderr.write(f"faasctl: error: {line}\n")
+        raise UsageError(problems[-1])
+
+
+def handle(args: argparse.Namespace) -> int:
+    import time
+
+    from faasctl.cli.common import build_engine
+    from faasctl.errors import UsageError
+    from faasctl.testing import junit
+    from faasctl.testing.report import make_reporter
+    from faasctl.testing.runner import run_cases
+
+    cases = load_cases(args.paths, os.getcwd())
+    if args.filter:
+        cases = [c for c in cases if args.filter.lower() in c.name.lower()]
+        if not cases:
+            raise UsageError(f"no case name contains {args.filter!r}")
+    if args.list:
+        for case in cases:
+            sys.stdout.write(f"{case.id}\n")
+        return 0
+    engine = build_engine(args)
+    check_runtimes(engine, cases)
+    terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    reporter = make_reporter(sys.stdout, rich=terminal)
+    started = time.perf_counter()
+    outcomes = run_cases(engine, cases, args.jobs, reporter.case_done)
+    reporter.finish(outcomes, time.perf_counter() - started)
+    if args.junit:
+        junit.write(args.junit, outcomes)
+    return 0 if all(o.ok for o in outcomes) else 1

@@ -1,0 +1,95 @@
+"""Running cases on one shared engine (compiled modules are reused), in parallel with a thread pool."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from faasctl.errors import FaasError, InternalError
+from faasctl.testing.cases import LIMIT_KEYS, Case
+from faasctl.testing.checks import Failure, check
+
+if TYPE_CHECKING:
+    from faasctl.engine import Engine
+    from faasctl.result import Result
+
+
+@dataclass
+class CaseOutcome:
+    """``status``: passed, failed (an expectation is unmet), error (could not run), skipped."""
+
+    case: Case
+    status: str
+    failures: list[Failure] = field(default_factory=list)
+    result: Result | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("passed", "skipped")
+
+
+def run_options(case: Case) -> tuple[dict[str, Any], Any]:
+    """The limits and ``RunOptions`` a case's options stand for."""
+    from faasctl.output import output_mode
+    from faasctl.runtimes.base import RunOptions
+
+    opts = case.options
+    options = RunOptions(
+        output_json=output_mode(opts.get("output_json", "auto")),
+        invoke=opts.get("invoke"),
+        args=tuple(opts.get("args", ())),
+        abi=opts.get("abi"),
+        wasi_args=opts.get("wasi_args"),
+        dirs=tuple(opts.get("dirs", ())),
+        env=tuple(opts.get("env", ())),
+        kv_path=opts.get("kv"),
+    )
+    return {key: opts.get(key) for key in LIMIT_KEYS}, options
+
+
+def run_case(engine: Engine, case: Case) -> CaseOutcome:
+    """Run one case and judge it. Never raises for a case's own problems."""
+    from faasctl.inputs import FunctionInput
+
+    if case.skip:
+        return CaseOutcome(case, "skipped", [Failure(case.skip)])
+    started = time.perf_counter()
+    limits, options = run_options(case)
+    result = raised = None
+    try:
+        result = engine.run(case.target, FunctionInput.of(case.input), runtime=case.options.get("runtime"),
+                            limits=limits, options=options)
+    except FaasError as exc:
+        raised = exc
+    except Exception as exc:  # a bug somewhere below must fail this case, not the whole suite
+        raised = InternalError(f"{type(exc).__name__}: {exc}")
+    failures = check(case.expect, result, raised)
+    seconds = time.perf_counter() - started
+    if not failures:
+        return CaseOutcome(case, "passed", [], result, seconds)
+    status = "error" if raised is not None else "failed"
+    return CaseOutcome(case, status, failures, result, seconds)
+
+
+def run_cases(engine: Engine, cases: list[Case], jobs: int = 1,
+              on_done: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
+    """All cases, outcomes in case order; ``on_done`` sees each as soon as it (and those before it) ended."""
+    outcomes = []
+    for outcome in _ordered(engine, cases, jobs):
+        if on_done:
+            on_done(outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _ordered(engine: Engine, cases: list[Case], jobs: int) -> Iterator[CaseOutcome]:
+    if jobs <= 1 or len(cases) <= 1:
+        for case in cases:
+            yield run_case(engine, case)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faasctl-test") as pool:
+        yield from pool.map(lambda case: run_case(engine, case), cases)
