@@ -53,6 +53,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     oci.add_argument("--offline", action="store_true", help="use the local cache only")
     oci.add_argument("--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry")
     parser.set_defaults(handler=handle)
+    _accept_intermixed(parser)
+
+
+def _accept_intermixed(parser: argparse.ArgumentParser) -> None:
+    """Options and positional ARGS in any order (``gcd.wat --invoke gcd 6 27``, or wasmtime's
+    ``--invoke gcd gcd.wat 6 27``): plain argparse binds ARGS right after TARGET and rejects later
+    numbers as unrecognized. Re-entrancy guard: the intermixed parse calls parse_known_args itself."""
+
+    class Intermixed(type(parser)):  # type: ignore[misc]
+        _mixing = False
+
+        def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN202
+            if self._mixing:
+                return super().parse_known_args(args, namespace)
+            self._mixing = True
+            try:
+                return self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._mixing = False
+
+    parser.__class__ = Intermixed
 
 
 def _read_stdin() -> bytes | None:
