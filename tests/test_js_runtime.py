@@ -193,7 +193,8 @@ def test_globals_do_not_leak_between_runs(engine):
 
 
 def test_mjs_errors_name_the_module_lines(engine):
-    source = "export default function (input) {\n  return helper(input);\n}\nfunction helper() { throw new Error('deep'); }\n"
+    source = ("export default function (input) {\n  return helper(input);\n}\n"
+              "function helper() { throw new Error('deep'); }\n")
     result = run_source(engine, source, "mod.mjs")
     assert result.error.message == "Error: deep"
     assert "mod.mjs:4" in result.error.detail and "mod.mjs:2" in result.error.detail

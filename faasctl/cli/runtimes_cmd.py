@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from faasctl.wasm.cachepaths import module_cache_path
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("runtimes", help="list the runtimes", epilog="example: faasctl runtimes --format json",
@@ -19,11 +21,7 @@ def runtime_rows(engine) -> list[dict]:  # noqa: ANN001
     for descriptor in engine.registry.descriptors:
         binary = descriptor.binary or {}
         digest = str(binary.get("sha256", "")) or None
-        cached = None
-        if digest:
-            from faasctl.wasm.host import WasmHost  # noqa: F401  (only for runtimes with a binary)
-
-            cached = engine.wasm_host().is_cached(digest)
+        cached = module_cache_path(engine.cache_dir, digest).exists() if digest else None
         rows.append({
             "name": descriptor.name,
             "aliases": list(descriptor.aliases),

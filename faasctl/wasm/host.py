@@ -6,7 +6,6 @@ every run gets its own store and instance (see ``sandbox``).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -16,21 +15,12 @@ import wasmtime
 
 from faasctl.errors import ArtifactError
 from faasctl.files import read_json, sha256_file, stat_stamp, write_atomic, write_json_atomic
+from faasctl.wasm.cachepaths import module_cache_path
 
 EPOCH_INTERVAL = 0.01  # seconds per epoch tick: the granularity of timeouts
 
 # Called before a slow compile with (label, size in bytes); returns a callable to call when done.
 CompileNotice = Callable[[str, int], Callable[[float], None]]
-
-
-def _wasmtime_version() -> str:
-    package_dir = Path(wasmtime.__file__).parent
-    for entry in os.scandir(package_dir.parent):
-        if entry.name.startswith("wasmtime-") and entry.name.endswith(".dist-info"):
-            return entry.name[len("wasmtime-") : -len(".dist-info")]
-    from importlib.metadata import version
-
-    return version("wasmtime")
 
 
 class EpochTicker:
@@ -91,14 +81,13 @@ class WasmHost:
         config.parallel_compilation = True
         self.engine = wasmtime.Engine(config)
         self.ticker = EpochTicker(self.engine)
-        self.fingerprint = f"wasmtime-{_wasmtime_version()}-epoch-fuel-v1"
-        self._cache_dir = cache_dir / "modules"
+        self._cache_root = cache_dir
         self._compile_notice = compile_notice
         self._modules: dict[str, wasmtime.Module] = {}
         self._lock = threading.Lock()
 
     def cache_path(self, digest: str) -> Path:
-        return self._cache_dir / f"{digest}-{self.fingerprint}.cwasm"
+        return module_cache_path(self._cache_root, digest)
 
     def is_cached(self, digest: str) -> bool:
         return digest in self._modules or self.cache_path(digest).exists()
