@@ -192,7 +192,7 @@ class _Validator:
         if source == "text":
             if not isinstance(merged["text"], str):
                 raise self.fail(merged.line_of("text"), f"{label}: 'text' must be a string")
-            if "params" in merged:
+            if merged.get("params") is not None:
                 raise self.fail(merged.line_of("params"), f"{label}: 'params' cannot be combined with 'text'")
             return merged["text"], True
         if source == "input":
