@@ -61,7 +61,7 @@ class _RichBar:
     """One rich progress bar for one download; rich is imported only when a bar is shown."""
 
     def __init__(self, label: str, total: int) -> None:
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn)
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                   TransferSpeedColumn(), transient=True,
@@ -102,8 +102,8 @@ def _credentials_settings(args: argparse.Namespace) -> dict[str, Any]:
 def handle_pull(args: argparse.Namespace) -> int:
     from faasctl.cli.common import write_json
     from faasctl.limits import parse_size
-    from faasctl.oci.reference import parse_reference
     from faasctl.oci.cache import BlobStore
+    from faasctl.oci.reference import parse_reference
     from faasctl.oci.resolve import pull_options
     from faasctl.paths import StateDirs
 

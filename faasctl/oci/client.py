@@ -192,7 +192,8 @@ class RegistryClient:
                 answer = json.loads(resp.read(1024 * 1024) or b"{}")
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
-                raise ArtifactError(self._denied(f"token service refused {'the login' if self.credentials else 'anonymous access'}")) from None
+                who = "the login" if self.credentials else "anonymous access"
+                raise ArtifactError(self._denied(f"token service refused {who}")) from None
             raise ArtifactError(f"token service of {self.ref.registry} answered {exc.code}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             raise ArtifactError(f"cannot get a token for {self.ref.registry}: {getattr(exc, 'reason', exc)}") from None

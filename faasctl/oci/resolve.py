@@ -13,7 +13,7 @@ from typing import Any
 from faasctl.errors import ArtifactError, UsageError
 from faasctl.oci.cache import BlobStore, CorruptEntry
 from faasctl.oci.client import Credentials
-from faasctl.oci.pull import DEFAULT_MAX_SIZE, PullOptions, Pulled, pull
+from faasctl.oci.pull import DEFAULT_MAX_SIZE, Pulled, PullOptions, pull
 from faasctl.oci.reference import Reference, parse_reference
 from faasctl.runtimes.base import Artifact
 
