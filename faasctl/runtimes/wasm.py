@@ -87,15 +87,19 @@ class WasmRuntime:
     def __init__(self, descriptor: RuntimeDescriptor, context: RuntimeContext) -> None:
         self.descriptor = descriptor
         self.context = context
+        self._shapes: dict[str, Shape] = {}
 
     def execute(self, invocation: Invocation) -> Execution:
         artifact, options = invocation.artifact, invocation.options
         host = self.context.wasm_host()
         module, load_ms = compiled_module(host, artifact)
-        shape = shape_of(module)
+        shape = self._shapes.get(artifact.digest)
+        if shape is None:  # reading a module's imports and exports costs more than running gcd
+            shape = self._shapes.setdefault(artifact.digest, shape_of(module))
         plan = abis.plan_call(shape, function_name(artifact), invoke=options.invoke, abi=options.abi)
         failure: dict[str, RunError] = {}
         spec, entry = self._prepare(plan, invocation, failure)
+        spec.wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
         sandbox = Sandbox(host, invocation.limits, spec)
         wanted = {i.name for i in shape.imports if i.module == plugin_imports.MODULE}
         if wanted:

@@ -53,6 +53,7 @@ class SandboxSpec:
     env: dict[str, str] = field(default_factory=dict)
     dirs: list[tuple[str, str, bool]] = field(default_factory=list)  # (host, guest, writable)
     stdin: bytes = b""
+    wasi: bool = True  # False: no WASI imports at all (modules that import none skip ~0.2 ms of linking)
 
 
 @dataclass
@@ -98,13 +99,14 @@ class Sandbox:
             wasi.preopen_dir(host_dir, guest_dir, writable)
         self.store.set_wasi(wasi)
         self.linker = wasmtime.Linker(host.engine)
-        self.linker.define_wasi()
         self.linker.allow_shadowing = True
         self.logs_truncated = False
         self.stop_reason: str | None = None
         self.deadline = 0.0
         self._stdin_pos = 0
-        self._shadow_wasi()
+        if spec.wasi:
+            self.linker.define_wasi()
+            self._shadow_wasi()
 
     # -- shadowed WASI imports -------------------------------------------------------------------
 
