@@ -108,7 +108,12 @@ def handle(args: argparse.Namespace) -> int:
     from faasctl.output import output_mode
     from faasctl.runtimes.base import RunOptions
 
-    engine = build_engine(args, oci={"pull": args.pull, "offline": args.offline, "insecure": args.insecure})
+    oci = {"pull": args.pull, "offline": args.offline, "insecure": args.insecure}
+    if args.target.startswith("oci://"):  # docker config dir and download progress, only when needed
+        from faasctl.cli.oci_cmd import cli_oci_settings
+
+        oci.update(cli_oci_settings())
+    engine = build_engine(args, oci=oci)
     target: Any = args.target
     if target == "-":
         if not args.runtime:

@@ -137,7 +137,7 @@ class BlobStore:
         return self.root / "tags" / registry / ref.repository / f"{ref.tag}.json"
 
     def tag_digest(self, ref: Reference) -> str | None:
-        doc = _read_json(self.tag_path(ref))
+        doc = read_json(self.tag_path(ref))
         digest = doc.get("digest") if doc else None
         return digest if isinstance(digest, str) else None
 
@@ -148,7 +148,7 @@ class BlobStore:
         return self.root / "resolved" / f"{split_digest(manifest_digest)}.json"
 
     def resolved(self, manifest_digest: str) -> dict[str, Any] | None:
-        return _read_json(self.resolved_path(manifest_digest))
+        return read_json(self.resolved_path(manifest_digest))
 
     def set_resolved(self, manifest_digest: str, record: dict[str, Any]) -> None:
         _write_json(self.resolved_path(manifest_digest), record)
@@ -157,16 +157,16 @@ class BlobStore:
         base = self.root / "tags"
         if not base.is_dir():
             return []
-        return [doc for path in sorted(base.rglob("*.json")) if (doc := _read_json(path))]
+        return [doc for path in sorted(base.rglob("*.json")) if (doc := read_json(path))]
 
     def records(self) -> list[tuple[str, dict[str, Any]]]:
         base = self.root / "resolved"
         if not base.is_dir():
             return []
-        return [("sha256:" + p.stem, doc) for p in sorted(base.glob("*.json")) if (doc := _read_json(p))]
+        return [("sha256:" + p.stem, doc) for p in sorted(base.glob("*.json")) if (doc := read_json(p))]
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -57,11 +57,12 @@ class Pulled:
     size: int
     layer_media_type: str
     annotations: dict[str, str] = field(default_factory=dict)
+    blobs: tuple[str, ...] = ()  # every cached blob this pull uses (manifests, layer, module): prune keeps them
 
     def record(self) -> dict[str, Any]:
         return {"reference": self.reference, "module": self.module_digest, "name": self.name, "size": self.size,
                 "layer_media_type": self.layer_media_type, "annotations": self.annotations,
-                "pulled_at": time.time()}
+                "blobs": sorted(set(self.blobs)), "pulled_at": time.time()}
 
 
 def pull(ref: Reference, store: BlobStore, options: PullOptions) -> Pulled:
@@ -89,7 +90,8 @@ def pull(ref: Reference, store: BlobStore, options: PullOptions) -> Pulled:
         name = _title(layer) or _default_name(ref)
     annotations = {str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()}
     annotations.update({"dev.faasctl.manifest-digest": digest, "dev.faasctl.reference": str(ref)})
-    pulled = Pulled(str(ref), top_digest, module_digest, name, size, layer.media_type, annotations)
+    blobs = (top_digest, digest, layer.digest, module_digest)
+    pulled = Pulled(str(ref), top_digest, module_digest, name, size, layer.media_type, annotations, blobs)
     store.set_resolved(top_digest, pulled.record())
     if ref.tag and not ref.digest:
         store.set_tag(ref, top_digest)
