@@ -6,7 +6,7 @@ _faasctl() {
     cmd=""
     for ((i=1; i<COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            run|runtimes|inspect|test|bench|completion) cmd="${COMP_WORDS[i]}"; break ;;
+            run|runtimes|inspect|pull|push|cache|test|bench|completion) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$cmd" in
@@ -63,6 +63,39 @@ _faasctl() {
             fi
             COMPREPLY=($(compgen -f -- "$cur")); return 0
             ;;
+        pull)
+            opts="-h --help --max-size --username -u --password-stdin --insecure --format -f"
+            case "$prev" in
+                --max-size) COMPREPLY=(); return 0 ;;
+                --username|-u) COMPREPLY=(); return 0 ;;
+                --format|-f) COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=($(compgen -f -- "$cur")); return 0
+            ;;
+        push)
+            opts="-h --help --abi --runtime --annotation --username -u --password-stdin --insecure --format -f"
+            case "$prev" in
+                --abi) COMPREPLY=($(compgen -W "wasi string core" -- "$cur")); return 0 ;;
+                --runtime) COMPREPLY=(); return 0 ;;
+                --annotation) COMPREPLY=(); return 0 ;;
+                --username|-u) COMPREPLY=(); return 0 ;;
+                --format|-f) COMPREPLY=($(compgen -W "text json" -- "$cur")); return 0 ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=($(compgen -f -- "$cur")); return 0
+            ;;
+        cache)
+            opts="-h --help"
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=($(compgen -W "ls prune" -- "$cur")); return 0
+            ;;
         test)
             opts="-h --help -j --jobs -k --filter --junit --list --config"
             case "$prev" in
@@ -116,7 +149,7 @@ _faasctl() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
             fi
-            COMPREPLY=($(compgen -W "run runtimes inspect test bench completion" -- "$cur")); return 0
+            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache test bench completion" -- "$cur")); return 0
             ;;
     esac
 }

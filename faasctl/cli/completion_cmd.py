@@ -94,6 +94,13 @@ def describe(parser: argparse.ArgumentParser, name: str = "faasctl", help: str =
     return command
 
 
+def positional_choices(command: Command) -> list[str] | None:
+    """Words to offer for a verb's positionals: its sub-verbs (``cache list``) or a positional's choices."""
+    if command.commands:
+        return [c.name for c in command.commands]
+    return next((p.choices for p in command.positionals if p.choices), None)
+
+
 def current_command() -> Command:
     from faasctl.cli.main import build_parser
 
@@ -127,7 +134,7 @@ def bash_script(root: Command) -> str:
         if command is root:
             out.append(f'            COMPREPLY=($(compgen -W "{" ".join(verbs)}" -- "$cur")); return 0')
         else:
-            choices = next((p.choices for p in command.positionals if p.choices), None)
+            choices = positional_choices(command)
             if choices:
                 out.append(f'            COMPREPLY=($(compgen -W "{" ".join(choices)}" -- "$cur")); return 0')
             elif command.positionals:
@@ -200,6 +207,8 @@ def zsh_script(root: Command) -> str:
             "        args)", "            case $line[1] in"]
     for command in root.commands:
         specs = _zsh_option_specs(command)
+        if command.commands:
+            specs.append(f"':{command.name} action:({' '.join(c.name for c in command.commands)})'")
         for positional in command.positionals:
             action = f"({' '.join(positional.choices)})" if positional.choices else "_files"
             specs.append(f"'{'*' if positional.many else ''}:{_zsh_desc(positional.name)}:{action}'")
@@ -248,7 +257,7 @@ def fish_script(root: Command) -> str:
     for command in root.commands:
         condition = f"__fish_seen_subcommand_from {command.name}"
         out.extend(_fish_option(o, condition) for o in command.options)
-        choices = next((p.choices for p in command.positionals if p.choices), None)
+        choices = positional_choices(command)
         if choices:
             out.append(f"complete -c faasctl -n {_fish_quote(condition)} -a {_fish_quote(' '.join(choices))}")
         elif command.positionals:
