@@ -291,6 +291,18 @@ def test_fuel_exhausted(engine):
     assert result.stats.fuel_used == 10_000
 
 
+def test_endless_start_section_times_out(engine):
+    wat = '(module (func $spin (loop (br 0))) (start $spin) (func (export "f")))'
+    assert run(engine, wat, limits={"timeout": "100ms"}).error.type == "Timeout"
+
+
+def test_reactor_is_initialized_before_invoke(engine):
+    wat = """(module (global $ready (mut i32) (i32.const 0))
+      (func (export "_initialize") (global.set $ready (i32.const 7)))
+      (func (export "ready") (result i32) (global.get $ready)))"""
+    assert run(engine, wat, invoke="ready").result == 7
+
+
 def test_unreachable_is_a_trap(engine):
     result = run(engine, '(module (func (export "f") unreachable))')
     assert result.error.type == "Trap" and "unreachable" in result.error.message

@@ -100,6 +100,8 @@ class WasmRuntime:
         failure: dict[str, RunError] = {}
         spec, entry = self._prepare(plan, invocation, failure)
         spec.wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
+        if plan.entry != "_start" and shape.export("_initialize") is not None:
+            entry = abis.with_initialize(entry)
         sandbox = Sandbox(host, invocation.limits, spec)
         wanted = {i.name for i in shape.imports if i.module == plugin_imports.MODULE}
         if wanted:

@@ -291,6 +291,18 @@ def string_entry(plan: Plan, data: bytes, failure: dict[str, RunError]) -> Entry
     return run
 
 
+def with_initialize(entry: Entry) -> Entry:
+    """A WASI reactor (exports ``_initialize``) must be initialized before any other export is called."""
+
+    def run(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:
+        initialize = instance.exports(sandbox.store)["_initialize"]
+        assert isinstance(initialize, wasmtime.Func)
+        initialize(sandbox.store)
+        return entry(sandbox, instance)
+
+    return run
+
+
 def _emit(sandbox: Sandbox, data: bytes) -> None:
     room = sandbox.limits.max_output - len(sandbox.stdout)
     sandbox.stdout.extend(data[: max(room, 0)])
