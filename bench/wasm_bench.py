@@ -67,8 +67,8 @@ def time_phases(engine: Engine, artifact, value, options, runs: int) -> dict[str
         t0 = time.perf_counter_ns()
         shape = runtime._shapes.get(artifact.digest) or shape_of(module)  # noqa: SLF001 - as execute() does
         plan = abis.plan_call(shape, function_name(artifact), invoke=options.invoke, abi=options.abi)
-        spec, entry = runtime._prepare(plan, invocation, {})  # noqa: SLF001
-        spec.wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
+        wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
+        spec, entry = runtime._prepare(plan, invocation, {}, wasi)  # noqa: SLF001
         t1 = time.perf_counter_ns()
         sandbox = Sandbox(host, limits, spec)
         t2 = time.perf_counter_ns()

@@ -98,8 +98,8 @@ class WasmRuntime:
             shape = self._shapes.setdefault(artifact.digest, shape_of(module))
         plan = abis.plan_call(shape, function_name(artifact), invoke=options.invoke, abi=options.abi)
         failure: dict[str, RunError] = {}
-        spec, entry = self._prepare(plan, invocation, failure)
-        spec.wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
+        wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
+        spec, entry = self._prepare(plan, invocation, failure, wasi)
         if plan.entry != "_start" and shape.export("_initialize") is not None:
             entry = abis.with_initialize(entry)
         sandbox = Sandbox(host, invocation.limits, spec)
@@ -115,17 +115,18 @@ class WasmRuntime:
         outcome = sandbox.run(module, entry, label=artifact.name)
         return self._execution(outcome, invocation, failure, load_ms)
 
-    def _prepare(self, plan: abis.Plan, invocation: Invocation,
-                 failure: dict[str, RunError]) -> tuple[SandboxSpec, abis.Entry]:
+    def _prepare(self, plan: abis.Plan, invocation: Invocation, failure: dict[str, RunError],
+                 wasi: bool = True) -> tuple[SandboxSpec, abis.Entry]:
+        """The sandbox spec and the entry of one run; ``wasi`` False links no WASI at all."""
         options = invocation.options
         dirs, env = parse_dirs(options.dirs), parse_env(options.env)
         if plan.abi == "wasi":
             text = invocation.input.json_text
             if options.wasi_args == "json":
-                spec = SandboxSpec(argv=[text, *options.args], env=env, dirs=dirs)
+                spec = SandboxSpec(argv=[text, *options.args], env=env, dirs=dirs, wasi=wasi)
             else:
                 spec = SandboxSpec(argv=[invocation.artifact.name, *options.args], env=env, dirs=dirs,
-                                   stdin=text.encode("utf-8"))
+                                   stdin=text.encode("utf-8"), wasi=wasi)
             return spec, abis.wasi_entry(plan)
         if plan.abi == "string":
             if options.args:
@@ -134,12 +135,13 @@ class WasmRuntime:
             value = invocation.input.value
             # A string input is passed as its text (``echo`` gives ``echob``), as WasmEngine passes args.
             text = value if isinstance(value, str) else invocation.input.json_text
-            return SandboxSpec(env=env, dirs=dirs), abis.string_entry(plan, text.encode("utf-8"), failure)
+            spec = SandboxSpec(env=env, dirs=dirs, wasi=wasi)
+            return spec, abis.string_entry(plan, text.encode("utf-8"), failure)
         raw: list[object] = list(options.args)
         if not raw and isinstance(invocation.input.value, list):
             raw = list(invocation.input.value)  # the server's invoke body: [6, 27]
         args = abis.convert_args(plan, raw)
-        return SandboxSpec(env=env, dirs=dirs), abis.core_entry(plan, args)
+        return SandboxSpec(env=env, dirs=dirs, wasi=wasi), abis.core_entry(plan, args)
 
     def _plugin_caller(self, artifact: Artifact, options: RunOptions) -> plugin_imports.PluginCall:
         """Calls into the engine's plugin registry, created on the first call only."""
