@@ -96,7 +96,10 @@ class WasmRuntime:
         shape = self._shapes.get(artifact.digest)
         if shape is None:  # reading a module's imports and exports costs more than running gcd
             shape = self._shapes.setdefault(artifact.digest, shape_of(module))
-        plan = abis.plan_call(shape, function_name(artifact), invoke=options.invoke, abi=options.abi)
+        try:
+            plan = abis.plan_call(shape, function_name(artifact), invoke=options.invoke, abi=options.abi)
+        except ArtifactError as exc:
+            raise ArtifactError(f"{artifact.name}: {exc.message}", hint=exc.hint) from None
         failure: dict[str, RunError] = {}
         wasi = plan.abi != "string" and any(i.module == abis.WASI_MODULE for i in shape.imports)
         spec, entry = self._prepare(plan, invocation, failure, wasi)
