@@ -179,3 +179,26 @@ def test_check_outcomes(tmp_path: Path) -> None:
 
     regex = expect_of(tmp_path, "{result_regex: '^\\{\"a\":1\\}$'}")
     assert check(regex, result({"a": 1})) == []
+
+
+def test_hostile_yaml_is_rejected_cleanly(tmp_path: Path) -> None:
+    bomb = ["cases:", "  - name: bomb", "    target: f.js", "    input:", "      l0: &l0 [1,1,1,1,1,1,1,1,1,1]"]
+    bomb += [f"      l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    assert "more than 1,000,000 values once YAML aliases are expanded" in load_error(tmp_path, "\n".join(bomb))
+    assert "recursive" in load_error(tmp_path, "cases:\n  - name: loop\n    target: f.js\n    input: &x {a: *x}\n")
+    deep = "cases:\n  - name: deep\n    target: f.js\n    input: " + "[" * 3000 + "]" * 3000 + "\n"
+    assert load_error(tmp_path, deep) == "t.faas.yaml: nested too deeply"
+    (tmp_path / "t.faas.yaml").write_bytes(b"cases: \xff\n")
+    with pytest.raises(CaseFileError, match="not valid UTF-8"):
+        load_file(Path("t.faas.yaml"), tmp_path)
+
+
+def test_aliases_within_the_budget_are_fine(tmp_path: Path) -> None:
+    cases = load(tmp_path, """\
+        cases:
+          - name: a
+            target: f.js
+            input: &shared {user: {id: 7}}
+            expect: {result: *shared}
+        """)
+    assert cases[0].expect.result == {"user": {"id": 7}}

@@ -96,6 +96,43 @@ def load_marked(text: str, source: str) -> Any:
         raise UsageError(f"{source}{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise UsageError(f"{source}: nested too deeply") from None
+
+
+MAX_EXPANDED_NODES = 1_000_000
+
+
+def expanded_size(value: Any, source: str) -> int:
+    """Values counted as if aliases were copied out; rejects alias cycles and alias bombs
+    (``&a [1,1,...]`` nested a few levels expands to billions of values once turned into JSON)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(item: Any) -> int:
+        if not isinstance(item, dict | list):
+            return 1
+        key = id(item)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise UsageError(f"{source}:{getattr(item, 'line', 1)}: a YAML alias refers to itself")
+        active.add(key)
+        children = list(item.values()) if isinstance(item, dict) else item
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_EXPANDED_NODES:
+                raise UsageError(f"{source}:{getattr(item, 'line', 1)}: more than {MAX_EXPANDED_NODES:,} values "
+                                 f"once YAML aliases are expanded")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        return size(value)
+    except RecursionError:
+        raise UsageError(f"{source}: nested too deeply") from None
 
 
 def read_marked(path: Path) -> Any:
@@ -108,7 +145,9 @@ def read_marked(path: Path) -> Any:
         raise UsageError(f"{path}: not valid UTF-8 (byte offset {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    return load_marked(text, str(path))
+    data = load_marked(text, str(path))
+    expanded_size(data, str(path))
+    return data
 
 
 def unknown_key_message(key: Any, known: Iterable[str]) -> str:
