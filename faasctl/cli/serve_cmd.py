@@ -1,0 +1,155 @@
+"""``faasctl serve``: the engine over HTTP (REST, WasmEngine and lua-experiments faces) on one SQLite store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from faasctl.errors import UsageError
+
+EXAMPLES = """examples:
+  faasctl serve                                   # http://127.0.0.1:8080, one worker per core
+  FAASCTL_TOKEN=s3cret faasctl serve --port 9000 --workers 4 --queue 100
+  curl -X PUT localhost:8080/v1/functions/hello -d '{"runtime":"js","code":"return `hi ${$.name}`"}'
+  curl -X POST localhost:8080/v1/functions/hello/invoke -d '{"name":"Ada"}'"""
+
+DEFAULT_MAXIMA = {"timeout": "5m", "memory": "1GiB", "fuel": None, "max_output": "64MiB"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from faasctl.cli.common import add_limit_options
+
+    parser = sub.add_parser("serve", help="serve functions over HTTP", epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
+                            description="Serve deployed functions over HTTP: a REST API (/v1), the openEuler "
+                                        "WasmEngine routes (/function/...) and the lua-experiments routes "
+                                        "(/actions...), persisted in one SQLite store.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    parser.add_argument("--store", metavar="PATH", help="SQLite store (default: server.sqlite in the data dir)")
+    parser.add_argument("--workers", type=int, metavar="N", help="runs at once (default: one per core)")
+    parser.add_argument("--queue", type=int, default=64, metavar="N",
+                        help="invocations waiting for a worker before 429 (default 64)")
+    parser.add_argument("--token", help="bearer token required on every route but /healthz (or FAASCTL_TOKEN)")
+    parser.add_argument("--retention", default="1h", metavar="DURATION",
+                        help="how long invocation results stay readable (default 1h)")
+    parser.add_argument("--max-body", default="16MiB", metavar="SIZE", help="largest request body (default 16MiB)")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
+    add_limit_options(parser)
+    maxima = parser.add_argument_group("maxima (per-function limits are clamped to these)")
+    maxima.add_argument("--max-timeout", default=DEFAULT_MAXIMA["timeout"], metavar="DURATION",
+                        help="default 5m")
+    maxima.add_argument("--max-memory", default=DEFAULT_MAXIMA["memory"], metavar="SIZE", help="default 1GiB")
+    maxima.add_argument("--max-fuel", metavar="N", help="default none")
+    maxima.add_argument("--max-max-output", default=DEFAULT_MAXIMA["max_output"], metavar="SIZE",
+                        help="default 64MiB")
+    parser.set_defaults(handler=handle)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"invalid --port {port}: use 0-65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot resolve --host {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The engine (server defaults and maxima applied) and the parsed server options."""
+    from faasctl.cli.common import build_engine, limit_overrides
+    from faasctl.engine import Engine
+    from faasctl.limits import Limits, parse_duration, parse_size
+
+    parsed = Limits().merged(timeout=args.max_timeout, memory=args.max_memory, fuel=args.max_fuel,
+                             max_output=args.max_max_output)
+    maxima = Limits(timeout=parsed.timeout, memory=parsed.memory, max_output=parsed.max_output,
+                    fuel=parsed.fuel if args.max_fuel is not None else None)
+    engine = build_engine(args, max_limits=maxima)
+    defaults = {**engine.settings.limits, **{k: v for k, v in limit_overrides(args).items() if v is not None}}
+    Limits().merged(**defaults)  # a bad default is a usage error now, not on the first request
+    engine = Engine(_replaced(engine.settings, limits=defaults))
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1 or workers > 256:
+        raise UsageError(f"invalid --workers {workers}: use 1-256")
+    if args.queue < 0:
+        raise UsageError(f"invalid --queue {args.queue}: use 0 or more")
+    options = {"workers": workers, "retention": parse_duration(args.retention), "max_body": parse_size(args.max_body)}
+    return engine, options
+
+
+def _replaced(value: Any, **changes: Any) -> Any:
+    """A copy with fields changed, whether the value is a NamedTuple or a dataclass."""
+    if hasattr(value, "_replace"):
+        return value._replace(**changes)
+    import dataclasses
+
+    return dataclasses.replace(value, **changes)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from faasctl.paths import StateDirs
+
+    engine, options = _settings(args)
+    token = args.token if args.token is not None else os.environ.get("FAASCTL_TOKEN") or None
+    store_path = Path(args.store) if args.store else StateDirs.from_environment().data / "server.sqlite"
+    sock = _listen(args.host, args.port)
+
+    import uvicorn
+
+    from faasctl.server.app import build_app
+    from faasctl.server.pool import RunPool
+    from faasctl.server.service import Service
+    from faasctl.server.store import Store
+
+    store = Store(store_path, options["retention"])
+    service = Service(engine, store, RunPool(options["workers"], args.queue), kv_path=str(store_path))
+    interrupted = service.recover()
+    app = build_app(service, token=token, max_body=options["max_body"])
+    _start_purger(store)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {store_path}, "
+                     f"{options['workers']} workers, queue {args.queue}"
+                     f"{', token required' if token else ''})\n")
+    if interrupted:
+        sys.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
+                         "failed: interrupted by restart\n")
+    sys.stderr.flush()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
+                            limit_concurrency=1000, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    service.pool.close()
+    store.close()
+    return 0
+
+
+def _start_purger(store: Any) -> None:
+    """Delete expired results once a minute (reads already hide them)."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(60)
+            try:
+                store.purge_expired()
+            except Exception:  # a closed store at shutdown
+                return
+
+    threading.Thread(target=loop, name="faasctl-purge", daemon=True).start()
