@@ -1,0 +1,383 @@
+"""The Lua worker process: runs one request at a time, each in a fresh sandboxed Lua state.
+
+Why a separate process: no Lua hook can stop a C function (a pathological ``string.find`` ignores
+them), ``pcall`` can swallow a hook's error, and an allocation refused outside a protected call
+aborts the whole process. Here every limit ends the run by ending this process, after the result
+frame (with the partial output and logs) has been written, so nothing in Lua can catch it:
+
+- timeout: a watchdog thread (lupa releases the GIL while Lua runs) writes the Timeout result and
+  exits; ``SIGALRM`` with its default action is the backstop if even the watchdog cannot run;
+- memory: lupa's ``max_memory``; every point where Lua can catch an error re-checks for the
+  allocator's error (see the prelude) and calls back here to end the run;
+- fuel: a count hook, set again on every coroutine, calls back here;
+- output: the ``print`` callback ends the run when the output passes ``max_output``.
+
+The state for the next run is built while the worker waits, so a run starts from a ready state.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import lupa.lua54 as lupa
+
+from faasctl.lua import protocol
+from faasctl.lua.prelude import PRELUDE
+
+FUEL_STEP = 1000  # instructions between fuel hook calls
+HARD_GRACE = 1.0  # seconds after the deadline at which SIGALRM kills this process outright
+CACHE_ENTRIES = 256
+CACHE_BYTES = 32 * 1024 * 1024
+
+
+@functools.cache
+def prelude_bytecode() -> bytes:
+    """The prelude compiled once (the host calls this before forking, so workers inherit it)."""
+    builder = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
+    return builder.eval(b"string.dump")(builder.compile(PRELUDE.encode(), b"=faasctl"))
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("Python attributes are not reachable from faasctl's Lua sandbox")
+
+
+class Finisher:
+    """Writes the one result frame of a run, from whichever thread gets there first."""
+
+    def __init__(self, reply_fd: int) -> None:
+        self.reply_fd = reply_fd
+        self.lock = threading.Lock()
+        self.run: Run | None = None
+
+    def finish(self, run: Run, error: tuple[str, ...] | None) -> bool:
+        """Send the result unless another thread already did; True when this call sent it."""
+        with self.lock:
+            if self.run is not run or run.finished:
+                return False
+            run.finished = True
+            protocol.send(self.reply_fd, run.result_header(error), [run.output_bytes()])
+            return True
+
+    def end(self, run: Run, error: tuple[str, ...]) -> None:
+        """End a run on a limit: send its result and exit, so nothing in Lua can carry on."""
+        if not self.finish(run, error):
+            time.sleep(HARD_GRACE)  # the watchdog is ending this run and the process right now
+        os._exit(0)
+
+
+class Watchdog(threading.Thread):
+    """Ends the current run at its deadline, even while Lua is busy inside one C function."""
+
+    def __init__(self, finisher: Finisher) -> None:
+        super().__init__(name="faasctl-lua-watchdog", daemon=True)
+        self.finisher = finisher
+        self.cond = threading.Condition()
+        self.deadline: float | None = None
+        self.run_ref: Run | None = None
+
+    def arm(self, run: Run, deadline: float) -> None:
+        with self.cond:
+            self.run_ref, self.deadline = run, deadline
+            self.cond.notify()
+
+    def disarm(self) -> None:
+        with self.cond:
+            self.run_ref, self.deadline = None, None
+
+    def run(self) -> None:  # noqa: D102 - the thread body
+        while True:
+            with self.cond:
+                while self.deadline is None:
+                    self.cond.wait()
+                remaining = self.deadline - time.monotonic()
+                if remaining > 0:
+                    self.cond.wait(remaining)
+                    continue
+                target = self.run_ref
+            if target is not None and self.finisher.finish(target, ("Timeout", "")):
+                os._exit(0)
+
+
+class State:
+    """One fresh Lua state with the prelude loaded; its callbacks act on whichever run owns it."""
+
+    def __init__(self, prelude_code: bytes) -> None:
+        self.run: Run | None = None
+        self.rt = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
+                                  unpack_returned_tuples=True, attribute_filter=_deny_attributes, max_memory=0)
+        setup = self.rt.compile(prelude_code, b"=faasctl", b"b")
+        (self.build, self.run_guest, self.compile, self.dump, self.mark_array,
+         self.null) = setup(self._out, self._log, self._call, self._decode, self._tick, self._die)
+
+    def close(self) -> None:
+        """Drop every reference to the runtime so ``lua_close`` runs now (finalizers included)."""
+        self.build = self.run_guest = self.compile = self.dump = self.mark_array = self.null = None
+        self.rt = None
+
+    # callbacks: each forwards to the run in progress
+    def _out(self, data: bytes) -> None:
+        if self.run:
+            self.run.out(data)
+
+    def _log(self, data: bytes) -> None:
+        if self.run:
+            self.run.log(data)
+
+    def _call(self, plugin: bytes, action: bytes, payload: bytes) -> tuple[bool, Any]:
+        if not self.run:
+            return False, b"call: no run in progress"
+        return self.run.call(plugin, action, payload)
+
+    def _decode(self, text: bytes) -> tuple[bool, Any]:
+        if not self.run:
+            return False, b"json.decode: no run in progress"
+        return self.run.decode(text)
+
+    def _tick(self) -> int | None:
+        return self.run.tick() if self.run else None
+
+    def _die(self, kind: bytes) -> None:
+        if self.run:
+            self.run.die(kind.decode())
+
+
+class Run:
+    """One request: limits, collected output and logs, and the conversions between JSON and Lua."""
+
+    def __init__(self, worker: Worker, state: State, header: dict[str, Any]) -> None:
+        self.worker = worker
+        self.state = state
+        self.rt = state.rt
+        self.memory = int(header["memory"])
+        self.max_output = int(header["max_output"])
+        self.fuel: int | None = header.get("fuel")
+        self.fuel_used = 0
+        self.fuel_step = min(FUEL_STEP, self.fuel) if self.fuel else 0
+        self.chunks: list[bytes] = []
+        self.out_size = 0
+        self.logs: list[str] = []
+        self.log_size = 0
+        self.logs_truncated = False
+        self.memory_used = 0
+        self.finished = False
+
+    # -- results -------------------------------------------------------------------------------------
+
+    def output_bytes(self) -> bytes:
+        data = b"".join(self.chunks)
+        return data[: self.max_output]
+
+    def result_header(self, error: tuple[str, ...] | None) -> dict[str, Any]:
+        # Never touch the Lua state here: the watchdog calls this while Lua holds the runtime's lock.
+        return {"kind": "result", "error": error, "logs": self.logs, "logs_truncated": self.logs_truncated,
+                "memory": self.memory_used, "fuel_used": self.fuel_used if self.fuel else None}
+
+    def die(self, kind: str) -> None:
+        """Called on the thread running Lua (inside a callback), so the state may be read."""
+        errors = {"memory": "MemoryLimit", "fuel": "FuelExhausted", "output": "OutputLimit"}
+        self.memory_used = self.memory if kind == "memory" else (self.rt.get_memory_used() or 0)
+        self.worker.finisher.end(self, (errors[kind], ""))
+
+    # -- callbacks -------------------------------------------------------------------------------------
+
+    def out(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.out_size += len(data)
+        if self.out_size > self.max_output:
+            self.die("output")
+
+    def log(self, data: bytes) -> None:
+        if self.logs_truncated:
+            return
+        if self.log_size + len(data) > self.max_output:
+            self.logs_truncated = True
+            return
+        self.log_size += len(data)
+        self.logs.append(data.decode("utf-8", "replace"))
+
+    def tick(self) -> int | None:
+        assert self.fuel
+        self.fuel_used += self.fuel_step
+        remaining = self.fuel - self.fuel_used
+        if remaining <= 0:
+            self.die("fuel")
+        if remaining < self.fuel_step:
+            self.fuel_step = remaining
+            return remaining
+        return None
+
+    def call(self, plugin: bytes, action: bytes, payload: bytes) -> tuple[bool, Any]:
+        names = {"plugin": plugin.decode("utf-8", "replace"), "action": action.decode("utf-8", "replace")}
+        header, blobs = self.worker.exchange({"kind": "call", **names}, [payload])
+        if header.get("error") is not None:
+            return False, str(header["error"]).encode()
+        return True, self.to_lua_checked(blobs[0])
+
+    def decode(self, text: bytes) -> tuple[bool, Any]:
+        try:
+            json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            return False, f"json.decode: invalid JSON: {exc}".encode()
+        return True, self.to_lua_checked(text)
+
+    # -- JSON to Lua -----------------------------------------------------------------------------------
+
+    def to_lua_checked(self, text: bytes) -> Any:
+        """Convert JSON text into Lua values with the allocator unlimited (a refused allocation outside
+        a protected call would abort the process), then end the run if the limit is now exceeded."""
+        if len(text) > self.memory:
+            self.die("memory")
+        value = json.loads(text)
+        self.rt.set_max_memory(0)
+        try:
+            converted = self.to_lua(value)
+        finally:
+            self.rt.set_max_memory(self.memory)
+        if (self.rt.get_memory_used() or 0) > self.memory:
+            self.die("memory")
+        return converted
+
+    def to_lua(self, value: Any) -> Any:
+        if value is None:
+            return self.state.null
+        if isinstance(value, bool | float):
+            return value
+        if isinstance(value, int):
+            if lupa.LUA_MININTEGER <= value <= lupa.LUA_MAXINTEGER:
+                return value
+            try:
+                return float(value)  # as Lua reads an integer literal too large for 64 bits
+            except OverflowError:
+                return float("inf") if value > 0 else float("-inf")
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogatepass")
+        if isinstance(value, list):
+            return self.state.mark_array(self.rt.table_from([self.to_lua(item) for item in value]))
+        if isinstance(value, dict):
+            return self.rt.table_from({key.encode("utf-8", "surrogatepass"): self.to_lua(item)
+                                       for key, item in value.items()})
+        raise TypeError(f"cannot convert {type(value).__name__} to Lua")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class Worker:
+    """The worker loop: read a request, run it, answer, prepare the next state."""
+
+    def __init__(self, request_fd: int, reply_fd: int) -> None:
+        self.request_fd = request_fd
+        self.reply_fd = reply_fd
+        self.finisher = Finisher(reply_fd)
+        self.watchdog = Watchdog(self.finisher)
+        self.watchdog.start()
+        self.prelude_code = prelude_bytecode()
+        self.cache: OrderedDict[str, bytes] = OrderedDict()
+        self.cache_bytes = 0
+
+    def exchange(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        """A plugin call: one frame to the host, one reply back (the host counts it in the deadline)."""
+        with self.finisher.lock:
+            protocol.send(self.reply_fd, header, blobs)
+        return protocol.recv(self.request_fd)
+
+    def serve(self) -> None:
+        state = State(self.prelude_code)
+        while True:
+            try:
+                header, blobs = protocol.recv(self.request_fd)
+            except (protocol.ChannelClosed, OSError):
+                os._exit(0)
+            run = Run(self, state, header)
+            self.execute(run, header, blobs)
+            state.close()
+            state = State(self.prelude_code)
+
+    def execute(self, run: Run, header: dict[str, Any], blobs: list[bytes]) -> None:
+        source, input_json = blobs
+        timeout = float(header["timeout"])
+        self.finisher.run = run
+        run.state.run = run
+        self.watchdog.arm(run, time.monotonic() + timeout)
+        signal.setitimer(signal.ITIMER_REAL, timeout + HARD_GRACE)
+        try:
+            error = self.run_guest(run, header, source, input_json)
+        except RecursionError:
+            error = ("FunctionError", "the input is nested too deeply to convert to Lua")
+        except Exception as exc:  # a bug here must come back as one line, never kill the worker silently
+            error = ("InternalError", f"Lua worker: {type(exc).__name__}: {exc}")
+        run.state.rt.set_max_memory(0)
+        run.memory_used = run.state.rt.get_memory_used() or 0
+        run.state.run = None
+        run.rt = None
+        run.state.close()  # finalizers run here, still under the deadline
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        self.watchdog.disarm()
+        self.finisher.finish(run, error)
+        self.finisher.run = None
+
+    def run_guest(self, run: Run, header: dict[str, Any], source: bytes,
+                  input_json: bytes) -> tuple[str, str] | None:
+        state, rt = run.state, run.state.rt
+        if len(input_json) > run.memory:
+            return ("MemoryLimit", "")
+        env, start = state.build(run.fuel_step or None)
+        args = run.to_lua(json.loads(input_json))
+        if (rt.get_memory_used() or 0) > run.memory:
+            return ("MemoryLimit", "")
+        rt.set_max_memory(run.memory)
+        name = str(header.get("name") or "main.lua").encode("utf-8", "replace")
+        chunk, problem = self.load_chunk(state, source, b"=" + name, str(header.get("digest") or ""), env)
+        if chunk is None:
+            if problem == b"not enough memory":
+                return ("MemoryLimit", "")
+            return ("FunctionError", (problem or b"").decode("utf-8", "replace"))
+        ok, outcome = state.run_guest(chunk, env, args, start)
+        if ok:
+            if outcome is not None:
+                run.out(outcome)
+            return None
+        if outcome == b"not enough memory":
+            return ("MemoryLimit", "")
+        if isinstance(outcome, bytes):
+            return ("FunctionError", outcome.decode("utf-8", "replace"))
+        message, trace = outcome[1], outcome[2]
+        return ("FunctionError", message.decode("utf-8", "replace"), trace.decode("utf-8", "replace"))
+
+    def load_chunk(self, state: State, source: bytes, name: bytes, digest: str, env: Any) -> tuple[Any, Any]:
+        """Compile the script as text (binary chunks are refused), or load this worker's cached bytecode
+        of the same source: compiling costs more than loading, and bytecode here only ever comes from
+        this worker compiling text."""
+        key = f"{digest}:{name.decode('utf-8', 'replace')}"
+        cached = self.cache.get(key) if digest else None
+        if cached is not None:
+            self.cache.move_to_end(key)
+            return state.compile(cached, name, b"b", env)
+        chunk, problem = state.compile(source, name, b"t", env)
+        if chunk is not None and digest:
+            code = state.dump(chunk)
+            self.cache[key] = code
+            self.cache_bytes += len(code)
+            while len(self.cache) > CACHE_ENTRIES or self.cache_bytes > CACHE_BYTES:
+                _, dropped = self.cache.popitem(last=False)
+                self.cache_bytes -= len(dropped)
+        return chunk, problem
+
+
+def main(request_fd: int, reply_fd: int) -> None:
+    """Entry point in the forked child; never returns."""
+    import sys
+
+    sys.setrecursionlimit(5000)
+    try:
+        Worker(request_fd, reply_fd).serve()
+    finally:
+        os._exit(0)
