@@ -10,9 +10,8 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faasctl.errors import FaasError, InternalError, UsageError
 from faasctl.inputs import EMPTY_INPUT, FunctionInput
@@ -28,18 +27,17 @@ if TYPE_CHECKING:
 OCI_PREFIX = "oci://"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything an engine needs from its edge. Limits: defaults < ``limits`` < per-call overrides,
     then clamped to ``max_limits`` (the server's maxima)."""
 
     cache_dir: Path
     data_dir: Path
-    limits: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = {}
     max_limits: Limits | None = None
     runtime_dirs: tuple[Path, ...] = ()
     compile_notice: CompileNotice | None = None
-    oci: dict[str, Any] = field(default_factory=dict)  # pull policy, credentials, insecure...
+    oci: dict[str, Any] = {}  # pull policy, credentials, insecure...
 
 
 def artifact_from_bytes(name: str, source: bytes, *, path: Path | None = None,

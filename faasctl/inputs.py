@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from faasctl.errors import InputError, UsageError
 from faasctl.output import loads_strict
 
 
-@dataclass(frozen=True)
-class FunctionInput:
+class FunctionInput(NamedTuple):
     """One input value and its JSON text (what guests receive)."""
 
     value: Any

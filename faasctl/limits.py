@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from faasctl.errors import UsageError
 
@@ -83,8 +83,7 @@ def format_size(size: int) -> str:
     return f"{size}B"
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """The limits of one run. ``fuel`` None means no instruction budget."""
 
     timeout: float = 30.0
@@ -101,7 +100,7 @@ class Limits:
                 raise UsageError(f"unknown limit {key!r}", hint="known limits: " + ", ".join(parsers))
             if value is not None:
                 changes[key] = parsers[key](value)  # type: ignore[operator]
-        return replace(self, **changes)
+        return self._replace(**changes)
 
     def clamped(self, maxima: Limits) -> Limits:
         """Each limit no larger than the server's maxima (fuel None counts as unbounded)."""

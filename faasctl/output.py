@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 OutputMode = Literal["true", "false", "auto"]
 
@@ -27,8 +26,7 @@ def loads_strict(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
-@dataclass(frozen=True)
-class ParsedOutput:
+class ParsedOutput(NamedTuple):
     result: Any
     output_type: Literal["json", "text"] | None
     error: str | None = None  # set when JSON was required and the output is not JSON

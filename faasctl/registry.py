@@ -7,10 +7,9 @@ JSON in the cache, keyed by the YAML bytes; the YAML parser is only imported whe
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from importlib import import_module, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from faasctl.errors import ArtifactError, UsageError
 from faasctl.files import read_json, write_json_atomic
@@ -18,8 +17,7 @@ from faasctl.files import read_json, write_json_atomic
 REQUIRED = ("name", "adapter", "endings")
 
 
-@dataclass(frozen=True)
-class RuntimeDescriptor:
+class RuntimeDescriptor(NamedTuple):
     name: str
     adapter: str
     endings: tuple[str, ...]
@@ -28,8 +26,8 @@ class RuntimeDescriptor:
     description: str = ""
     version: str = ""
     binary: dict[str, Any] | None = None
-    limits: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     source_file: str = ""
 
     def adapter_class(self) -> type:
@@ -53,7 +51,7 @@ def descriptor_from_mapping(data: Any, source: str) -> RuntimeDescriptor:
     missing = [key for key in REQUIRED if key not in data]
     if missing:
         raise ArtifactError(f"runtime descriptor {source}: missing {', '.join(missing)}")
-    known = {f for f in RuntimeDescriptor.__dataclass_fields__ if f != "source_file"}
+    known = {f for f in RuntimeDescriptor._fields if f != "source_file"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ArtifactError(f"runtime descriptor {source}: unknown keys {', '.join(unknown)}")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class RunError:
+class RunError(NamedTuple):
     type: str
     message: str
     detail: str | None = None
@@ -16,8 +14,7 @@ class RunError:
         return {"type": self.type, "message": self.message, "detail": self.detail}
 
 
-@dataclass(frozen=True)
-class Stats:
+class Stats(NamedTuple):
     duration_ms: float
     memory_peak_bytes: int | None = None
     fuel_used: int | None = None
@@ -34,8 +31,7 @@ class Stats:
         }
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """How one run ended. ``error`` set means ``ok`` is False; output and logs are kept either way."""
 
     runtime: str
@@ -43,7 +39,7 @@ class Result:
     stats: Stats
     result: Any = None
     output_type: str | None = None
-    logs: list[str] = field(default_factory=list)
+    logs: list[str] = []
     error: RunError | None = None
     output: bytes = b""
 

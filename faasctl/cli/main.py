@@ -30,6 +30,19 @@ COMMANDS = {
     "bench": "bench_cmd",
     "completion": "completion_cmd",
 }
+# One-line summaries for the top-level help, so it lists every verb without importing its module.
+SUMMARIES = {
+    "run": "run a function once",
+    "runtimes": "list the runtimes",
+    "inspect": "show a module's imports, exports, ABI and capabilities",
+    "pull": "pull a function from an OCI registry",
+    "push": "push a .wasm function to an OCI registry",
+    "cache": "list or prune the local caches",
+    "serve": "serve functions over HTTP",
+    "test": "run declarative test cases (*.faas.yaml)",
+    "bench": "run a function repeatedly and print timing figures",
+    "completion": "print the shell completion script",
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -69,7 +82,15 @@ def _all_options(parser: argparse.ArgumentParser) -> list[str]:
     return options
 
 
-def build_parser() -> Parser:
+def _chosen_verb(argv: list[str]) -> str | None:
+    """The verb of a command line: its first argument that is not an option."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The whole parser, or (``only``) one with just that verb's options; the other verbs get
+    argument-less stand-ins so top-level help and suggestions still know them. Building one verb
+    instead of all keeps the other verbs' imports off the start-up path of ``faasctl run``."""
     parser = Parser(
         prog="faasctl",
         description="Run serverless functions (JavaScript, Python, Lua, WebAssembly) locally, sandboxed and offline.",
@@ -86,6 +107,9 @@ def build_parser() -> Parser:
     for verb, module_name in COMMANDS.items():
         if module_name in seen:
             continue
+        if only is not None and COMMANDS.get(only) != module_name:
+            sub.add_parser(verb, help=SUMMARIES.get(verb), add_help=False)
+            continue
         seen.add(module_name)
         try:
             module = import_module(f"faasctl.cli.{module_name}")
@@ -101,7 +125,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser()
+        parser = build_parser(only=_chosen_verb(args_list) or "")
         if not args_list:
             parser.print_help()
             return 0

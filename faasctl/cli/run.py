@@ -133,7 +133,7 @@ def handle(args: argparse.Namespace) -> int:
         kv_path=args.kv,
     )
     if args.arg:
-        options = RunOptions(**{**options.__dict__, "args": tuple(args.arg) + tuple(args.args)})
+        options = options._replace(args=tuple(args.arg) + tuple(args.args))
     result = _run_interruptibly(lambda: engine.run(target, function_input, runtime=args.runtime,
                                                    limits=limit_overrides(args), options=options))
     return render_result(result, args.format, args.quiet)

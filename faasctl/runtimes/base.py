@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from faasctl.inputs import FunctionInput
 from faasctl.limits import Limits
@@ -16,8 +15,7 @@ if TYPE_CHECKING:
     from faasctl.wasm.host import WasmHost
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(NamedTuple):
     """The code of one function, resolved from a file, stdin, a deploy body or an OCI reference."""
 
     name: str
@@ -26,11 +24,10 @@ class Artifact:
     ending: str = ""
     path: Path | None = None
     media_type: str | None = None
-    annotations: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     """Options some runtimes use; every runtime ignores what does not concern it."""
 
     output_json: OutputMode = "auto"
@@ -43,16 +40,14 @@ class RunOptions:
     kv_path: str | None = None
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     artifact: Artifact
     input: FunctionInput
     limits: Limits
     options: RunOptions
 
 
-@dataclass
-class Execution:
+class Execution(NamedTuple):
     """How a run ended, before the engine parses the output. ``error`` None means it succeeded."""
 
     output: bytes
