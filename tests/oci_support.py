@@ -245,23 +245,23 @@ def http_error_code(exc: urllib.error.HTTPError) -> int:
 
 # -- fixtures (imported by the test modules) --------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="session", name="registry")
+def registry_fixture(tmp_path_factory: pytest.TempPathFactory):
     reg = start_registry(tmp_path_factory.mktemp("registry"))
     yield reg
     reg.stop()
 
 
-@pytest.fixture(scope="session")
-def auth_registry(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="session", name="auth_registry")
+def auth_registry_fixture(tmp_path_factory: pytest.TempPathFactory):
     reg = start_registry(tmp_path_factory.mktemp("registry-auth"), htpasswd=bcrypt_htpasswd(USER, PASSWORD))
     reg.auth = (USER, PASSWORD)
     yield reg
     reg.stop()
 
 
-@pytest.fixture
-def proxy(registry: Registry):
+@pytest.fixture(name="proxy")
+def proxy_fixture(registry: Registry):
     px = Proxy(registry.host)
     yield px
     px.close()
