@@ -6,7 +6,7 @@ _faasctl() {
     cmd=""
     for ((i=1; i<COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            run|runtimes|inspect|pull|push|cache|test|bench|completion) cmd="${COMP_WORDS[i]}"; break ;;
+            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$cmd" in
@@ -96,6 +96,32 @@ _faasctl() {
             fi
             COMPREPLY=($(compgen -W "ls prune" -- "$cur")); return 0
             ;;
+        serve)
+            opts="-h --help --host --port --store --workers --queue --token --retention --max-body --config --timeout --memory --fuel --max-output --max-timeout --max-memory --max-fuel --max-max-output"
+            case "$prev" in
+                --host) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+                --port) COMPREPLY=(); return 0 ;;
+                --store) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+                --workers) COMPREPLY=(); return 0 ;;
+                --queue) COMPREPLY=(); return 0 ;;
+                --token) COMPREPLY=(); return 0 ;;
+                --retention) COMPREPLY=(); return 0 ;;
+                --max-body) COMPREPLY=(); return 0 ;;
+                --config) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+                --timeout) COMPREPLY=(); return 0 ;;
+                --memory) COMPREPLY=(); return 0 ;;
+                --fuel) COMPREPLY=(); return 0 ;;
+                --max-output) COMPREPLY=(); return 0 ;;
+                --max-timeout) COMPREPLY=(); return 0 ;;
+                --max-memory) COMPREPLY=(); return 0 ;;
+                --max-fuel) COMPREPLY=(); return 0 ;;
+                --max-max-output) COMPREPLY=(); return 0 ;;
+            esac
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=(); return 0
+            ;;
         test)
             opts="-h --help -j --jobs -k --filter --junit --list --config"
             case "$prev" in
@@ -149,7 +175,7 @@ _faasctl() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
             fi
-            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache test bench completion" -- "$cur")); return 0
+            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion" -- "$cur")); return 0
             ;;
     esac
 }
