@@ -116,7 +116,9 @@ def handle(args: argparse.Namespace) -> int:
     terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     reporter = make_reporter(sys.stdout, rich=terminal)
     started = time.perf_counter()
-    outcomes = run_cases(engine, cases, args.jobs, reporter.case_done)
+    from faasctl.cli.run import _run_interruptibly  # Ctrl-C ends at once even while a guest is busy
+
+    outcomes = _run_interruptibly(lambda: run_cases(engine, cases, args.jobs, reporter.case_done))
     reporter.finish(outcomes, time.perf_counter() - started)
     if args.junit:
         junit.write(args.junit, outcomes)
