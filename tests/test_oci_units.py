@@ -144,3 +144,29 @@ def test_auth_challenge_parsing():
     assert scheme == "bearer"
     assert params == {"realm": "https://auth.io/token", "service": "registry.io", "scope": "repository:a/b:pull"}
     assert parse_challenge('Basic realm="x"') == ("basic", {"realm": "x"})
+
+
+def test_https_by_default_plain_http_only_for_loopback_or_insecure():
+    from faasctl.oci.client import RegistryClient
+
+    assert RegistryClient(parse_reference("registry.example.com/team/fn:v1")).base == "https://registry.example.com"
+    assert RegistryClient(parse_reference("hello")).base == "https://registry-1.docker.io"
+    assert RegistryClient(parse_reference("127.0.0.1:5000/fn")).base == "http://127.0.0.1:5000"
+    assert RegistryClient(parse_reference("localhost:5000/fn")).base == "http://localhost:5000"
+    insecure = RegistryClient(parse_reference("10.0.0.7:5000/fn"), insecure=True)
+    assert insecure.base == "http://10.0.0.7:5000"
+
+
+def test_credentials_never_show_the_password():
+    from faasctl.oci.credentials import Credentials
+
+    assert "s3cret" not in repr(Credentials("ada", "s3cret"))
+
+
+def test_cached_oci_runs_do_not_load_the_network_stack():
+    import subprocess
+    import sys
+
+    code = ("import sys, faasctl.oci.resolve; "
+            "print(any(m in sys.modules for m in ('http.client', 'ssl', 'urllib.request', 'rich')))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -132,8 +132,7 @@ def handle_push(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from faasctl.cli.common import write_json
-    from faasctl.oci.client import Credentials
-    from faasctl.oci.credentials import docker_config_dir, lookup
+    from faasctl.oci.credentials import Credentials, docker_config_dir, lookup
     from faasctl.oci.push import push
     from faasctl.oci.reference import parse_reference
 

@@ -27,6 +27,7 @@ from faasctl.errors import ArtifactError
 from faasctl.oci.reference import Reference
 
 CHUNK = 64 * 1024
+DEFAULT_MAX_SIZE = 256 * 1024 * 1024
 
 
 class CorruptEntry(ArtifactError):

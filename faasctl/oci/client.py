@@ -12,7 +12,6 @@ Nothing the registry says is trusted: callers hash every byte themselves.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import re
@@ -25,19 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faasctl.errors import ArtifactError
+from faasctl.oci.credentials import Credentials
 from faasctl.oci.reference import Reference
 
 MAX_MANIFEST = 4 * 1024 * 1024
 USER_AGENT = "faasctl-oci/1"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-
-    def basic(self) -> str:
-        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
 
 
 @dataclass

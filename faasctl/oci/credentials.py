@@ -9,12 +9,24 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from faasctl.oci.client import Credentials
 from faasctl.oci.reference import DOCKER_HUB
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+    def basic(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+    def __repr__(self) -> str:  # never print a password in a traceback or a log
+        return f"Credentials(username={self.username!r}, password=***)"
+
 
 HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 
@@ -79,6 +91,8 @@ def _from_entry(entry: dict[str, object]) -> Credentials | None:
 
 def _from_helper(name: str, server: str) -> Credentials | None:
     """``docker-credential-NAME get`` with the server on stdin, as docker runs it."""
+    import subprocess
+
     try:
         proc = subprocess.run([f"docker-credential-{name}", "get"], input=server.encode(), capture_output=True,
                               timeout=15, check=False)

@@ -15,8 +15,9 @@ from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 from faasctl.errors import ArtifactError
-from faasctl.oci.cache import CHUNK, BlobStore
-from faasctl.oci.client import Credentials, NotFound, RegistryClient
+from faasctl.oci.cache import CHUNK, DEFAULT_MAX_SIZE, BlobStore
+from faasctl.oci.client import NotFound, RegistryClient
+from faasctl.oci.credentials import Credentials
 from faasctl.oci.layers import Layer, check_module, choose_layer, extract_wasm
 from faasctl.oci.reference import Reference
 
@@ -26,7 +27,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 ACCEPT = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]
 WASM_PLATFORMS = {("wasi", "wasm"), ("wasip1", "wasm"), ("wasip2", "wasm")}
-DEFAULT_MAX_SIZE = 256 * 1024 * 1024
 TITLE = "org.opencontainers.image.title"
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faasctl.errors import ArtifactError, UsageError
-from faasctl.oci.client import Credentials, RegistryClient
+from faasctl.oci.client import RegistryClient
+from faasctl.oci.credentials import Credentials
 from faasctl.oci.layers import WASM_MAGIC
 from faasctl.oci.pull import OCI_MANIFEST
 from faasctl.oci.reference import Reference

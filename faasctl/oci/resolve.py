@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faasctl.errors import ArtifactError, UsageError
-from faasctl.oci.cache import BlobStore, CorruptEntry
-from faasctl.oci.client import Credentials
-from faasctl.oci.pull import DEFAULT_MAX_SIZE, Pulled, PullOptions, pull
+from faasctl.oci.cache import DEFAULT_MAX_SIZE, BlobStore, CorruptEntry
+from faasctl.oci.credentials import Credentials
 from faasctl.oci.reference import Reference, parse_reference
 from faasctl.runtimes.base import Artifact
+
+if TYPE_CHECKING:  # the network half (urllib, http.client, ssl: ~30 ms) loads only when a pull happens
+    from faasctl.oci.pull import Pulled, PullOptions
 
 MEDIA_TYPE = "application/wasm"
 POLICIES = ("missing", "always", "never")
@@ -26,6 +28,8 @@ def store_for(settings: Any) -> BlobStore:
 
 
 def pull_options(oci: dict[str, Any], ref: Reference) -> PullOptions:
+    from faasctl.oci.pull import PullOptions
+
     credentials = None
     if oci.get("username"):
         credentials = Credentials(str(oci["username"]), str(oci.get("password") or ""))
@@ -64,6 +68,8 @@ def resolve_reference(text: str, settings: Any) -> Artifact:
             why = "--offline" if oci.get("offline") else "--pull never"
             raise ArtifactError(f"{ref} is not in the local cache and {why} forbids pulling it",
                                 hint=f"run: faasctl pull oci://{ref}")
+    from faasctl.oci.pull import pull
+
     pulled = pull(ref, store, pull_options(oci, ref))
     return artifact_from_pulled(store, ref, pulled)
 
