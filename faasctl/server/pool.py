@@ -17,7 +17,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-GRACE = 5.0  # seconds past a job's own deadline before the watchdog gives up on it
+# Seconds past a job's own time limit before the watchdog gives up on it. Generous on purpose: a first run
+# also compiles its runtime (CPython takes many seconds) outside the guest's deadline, and wasm guests are
+# stopped by their epoch deadline anyway; the watchdog is for runs stuck where no deadline reaches.
+GRACE = 60.0
 MAX_ABANDONED_FACTOR = 4  # stuck threads tolerated per configured worker before no more replacements
 
 
@@ -36,8 +39,9 @@ class Job:
 
 
 class RunPool:
-    def __init__(self, workers: int, queue_size: int) -> None:
+    def __init__(self, workers: int, queue_size: int, grace: float = GRACE) -> None:
         self.workers = workers
+        self.grace = grace
         self.queue_size = queue_size
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
@@ -126,7 +130,7 @@ class RunPool:
                 if self._closed:
                     return
                 for worker_id, job in list(self._running.items()):
-                    if job.started is not None and now - job.started > job.deadline_s + GRACE:
+                    if job.started is not None and now - job.started > job.deadline_s + self.grace:
                         job.settled = True
                         del self._running[worker_id]
                         self._admitted -= 1
