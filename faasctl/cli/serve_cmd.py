@@ -126,12 +126,12 @@ def handle(args: argparse.Namespace) -> int:
     _start_purger(store)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {store_path}, "
-                     f"{options['workers']} workers, queue {args.queue}"
-                     f"{', token required' if token else ''})\n")
     if interrupted:
         sys.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
                          "failed: interrupted by restart\n")
+    sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {store_path}, "
+                     f"{options['workers']} workers, queue {args.queue}"
+                     f"{', token required' if token else ''})\n")
     sys.stderr.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
                             limit_concurrency=1000, server_header=False)
