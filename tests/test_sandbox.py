@@ -63,22 +63,36 @@ def _run(engine, wat: str, limits: Limits, spec: SandboxSpec):
     return Sandbox(host, limits, spec).run(module, start)
 
 
-@pytest.mark.parametrize("granted", [False, True], ids=["shadowed-stdio", "native-stdio"])
-def test_stdin_stdout_stderr(engine, tmp_path, granted):
-    spec = SandboxSpec(stdin="héllo".encode(), dirs=[(str(tmp_path), "/data", False)] if granted else [])
+MODES = {"no-dirs": None, "read-only-dir": False, "writable-dir": True}
+
+
+def _dirs(tmp_path, mode):
+    writable = MODES[mode]
+    return [] if writable is None else [(str(tmp_path), "/data", writable)]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_stdin_stdout_stderr(engine, tmp_path, mode):
+    spec = SandboxSpec(stdin="héllo".encode(), dirs=_dirs(tmp_path, mode))
     outcome = _run(engine, CAT, Limits(), spec)
     assert outcome.error is None and outcome.exit_code == 0
     assert outcome.stdout == "héllo".encode()
     assert outcome.stderr == b"!"
 
 
-@pytest.mark.parametrize("granted", [False, True], ids=["shadowed-stdio", "native-stdio"])
-def test_output_flood_is_an_output_limit(engine, tmp_path, granted):
-    spec = SandboxSpec(dirs=[(str(tmp_path), "/data", False)] if granted else [])
-    outcome = _run(engine, FLOOD, Limits(timeout=2, max_output=64 * 1024), spec)
+@pytest.mark.parametrize("mode", list(MODES))
+def test_output_flood_is_an_output_limit(engine, tmp_path, mode):
+    outcome = _run(engine, FLOOD, Limits(timeout=2, max_output=64 * 1024), SandboxSpec(dirs=_dirs(tmp_path, mode)))
     assert outcome.error is not None and outcome.error.type == "OutputLimit"
     assert len(outcome.stdout) == 64 * 1024
     assert not list(tmp_path.iterdir())  # nothing written into the granted directory
+
+
+@pytest.mark.parametrize("mode", ["no-dirs", "read-only-dir"])
+def test_output_flood_stops_the_guest_at_once_unless_a_dir_is_writable(engine, tmp_path, mode):
+    outcome = _run(engine, FLOOD, Limits(timeout=30, max_output=64 * 1024), SandboxSpec(dirs=_dirs(tmp_path, mode)))
+    assert outcome.error.type == "OutputLimit"
+    assert outcome.fuel_used < 50_000_000  # stopped by the cap, not by the 30 s timeout
 
 
 def test_sleep_is_bounded_by_the_deadline(engine):

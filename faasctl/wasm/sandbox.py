@@ -86,9 +86,15 @@ class Sandbox:
         self._fuel = limits.fuel if limits.fuel is not None else UNLIMITED_FUEL
         self.store.set_fuel(self._fuel)
         wasi = wasmtime.WasiConfig()
-        self.native_stdio = bool(spec.dirs)
+        # Which stdio faasctl serves itself (see _shadow_wasi): writes unless a directory is writable,
+        # reads unless any directory is mapped (then fds above 2 may be files only wasmtime can read).
+        self.native_stdio = any(writable for _, _, writable in spec.dirs)
+        self.shadow_read = not spec.dirs
+        self._stdio_dir = ""
         if self.native_stdio:
             self._use_native_stdio(wasi)
+        elif not self.shadow_read and spec.stdin:
+            self._stdin_from_file(wasi)
         if spec.argv:
             wasi.argv = spec.argv
         if spec.env:
@@ -110,12 +116,14 @@ class Sandbox:
 
     def _shadow_wasi(self) -> None:
         """Define the shadowing host functions. A host function cannot call wasmtime's own WASI
-        function (it has no calling instance), so stdio is shadowed only when no directory is granted
-        (then no fd above 2 can exist); with directories, wasmtime's stdio is used (see ``native_stdio``)."""
+        function (it has no calling instance), so ``fd_write`` is shadowed only while no directory is
+        writable (then no fd above 2 can be written) and ``fd_read`` only while none is mapped (then no
+        fd above 2 exists); otherwise wasmtime's own stdio is used (see ``native_stdio``)."""
         i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
         io_type = wasmtime.FuncType([i32, i32, i32, i32], [i32])
         if not self.native_stdio:
             self.linker.define_func(WASI, "fd_write", io_type, self._fd_write, access_caller=True)
+        if self.shadow_read:
             self.linker.define_func(WASI, "fd_read", io_type, self._fd_read, access_caller=True)
         self.linker.define_func(WASI, "poll_oneoff", io_type, self._poll_oneoff, access_caller=True)
         clock_type = wasmtime.FuncType([i32, i64, i32], [i32])
@@ -176,15 +184,21 @@ class Sandbox:
         callbacks run Python on wasmtime's tokio threads, which panic at interpreter exit. The epoch
         ticker watches the files' sizes and truncates one past the cap (so a flood cannot fill the
         disk); the run is then reported as OutputLimit, though the guest runs on to its own end."""
+
+        self._stdin_from_file(wasi)
+        paths = [os.path.join(self._stdio_dir, name) for name in ("stdout", "stderr")]
+        for path in paths:
+            open(path, "wb").close()
+        wasi.stdout_file, wasi.stderr_file = paths
+
+    def _stdin_from_file(self, wasi: wasmtime.WasiConfig) -> None:
         import tempfile
 
         self._stdio_dir = tempfile.mkdtemp(prefix="faasctl-stdio-")
-        paths = [os.path.join(self._stdio_dir, name) for name in ("stdin", "stdout", "stderr")]
-        with open(paths[0], "wb") as handle:
+        path = os.path.join(self._stdio_dir, "stdin")
+        with open(path, "wb") as handle:
             handle.write(self.spec.stdin)
-        for path in paths[1:]:
-            open(path, "wb").close()
-        wasi.stdin_file, wasi.stdout_file, wasi.stderr_file = paths
+        wasi.stdin_file = path
 
     def _watch_stdio(self) -> None:
         """Ticker callback: keep the first ``max_output`` bytes of each stream, drop the rest."""
@@ -310,6 +324,10 @@ class Sandbox:
         if self.native_stdio:
             self.host.ticker.unwatch(self._watch_stdio)
             self._collect_native_stdio()
+        elif self._stdio_dir:
+            import shutil
+
+            shutil.rmtree(self._stdio_dir, ignore_errors=True)
         if error is None and self.stop_reason == "output":
             error = self._classify_trap(_Stop("output limit"))
         peak = self._memory_peak(instance)
