@@ -134,7 +134,8 @@ def handle(args: argparse.Namespace) -> int:
                      f"{', token required' if token else ''})\n")
     sys.stderr.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
-                            limit_concurrency=1000, server_header=False)
+                            limit_concurrency=1000, server_header=False,
+                            timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
     service.pool.close()
     store.close()
