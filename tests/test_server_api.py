@@ -223,6 +223,7 @@ def test_lua_experiments_routes_shared_with_rest(server):
     for _ in range(2):  # readable more than once
         resolved = server.request("GET", f"/invocation/{invocation_id}")
         assert resolved.status == 200 and resolved.json() == "hello later"
+    server.request("PUT", "/v1/functions/boom", {"runtime": "js", "code": "throw new Error('kaput')"})
     failing = server.request("POST", "/actions/boom/block")
     assert failing.status == 500 and failing.json()["error"]["type"] == "FunctionError"
 
@@ -249,5 +250,9 @@ def test_lua_experiments_flow(server):
     assert server.request("GET", f"/invocation/{invocation_id}").json() == "Hello World"
     envelope = server.request("POST", "/v1/functions/lhello/invoke", {"list": []}).json()
     assert envelope["runtime"] == "lua" and envelope["result"] == "Hello World"
+    spin = base64.b64encode(b"function main(args) while true do end end").decode()
+    assert server.request("POST", "/actions", {"name": "lspin", "code": spin, "timeout": 300}).status == 201
+    stopped = server.request("POST", "/actions/lspin/block")
+    assert stopped.status == 500 and stopped.json()["error"]["type"] == "Timeout"
     assert server.request("DELETE", "/actions/lhello").status == 200
     assert "lhello" not in {a["name"] for a in server.request("GET", "/actions").json()}
