@@ -10,15 +10,17 @@ raw log lines (messages from the interpreter itself).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import wasmtime
 
 from faasctl.errors import UsageError
-from faasctl.limits import format_size
+from faasctl.limits import Limits, format_size
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
 from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
+from faasctl.runtimes.guest_setup import precompiled_prelude, stdlib_dir
 from faasctl.wasm.binaries import verified_binary
 from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, memory_limit_error
 
@@ -55,7 +57,9 @@ class InterpreterRuntime:
         self.descriptor = descriptor
         self.context = context
         self._settings = descriptor.settings
-        self._preludes: dict[str, str] = {}
+        self._preludes: dict[str, list[str]] = {}
+        self._compiled: dict[str, str] = {}
+        self._environment: tuple[dict[str, str], list[tuple[str, str, bool]]] | None = None
         self._digest: str | None = None
 
     # -- module and prelude ------------------------------------------------------------------------
@@ -67,6 +71,40 @@ class InterpreterRuntime:
             self._path, self._digest = path, digest
         label = f"{self.descriptor.name} runtime ({self._path.name})"
         return host.module(self._digest, self._path.read_bytes, label)
+
+    def _guest_environment(self, module: wasmtime.Module) -> tuple[dict[str, str], list[tuple[str, str, bool]]]:
+        """Environment and read-only directories of every run (see ``guest_setup``), prepared once."""
+        if self._environment is None:
+            env = dict(self._settings.get("env") or {})
+            dirs: list[tuple[str, str, bool]] = []
+            stdlib = self._settings.get("stdlib")
+            if stdlib:
+                path = stdlib_dir(stdlib, self._setup_dir(), self._guest_runner(module))
+                dirs.append((str(path), stdlib["mount"], False))
+            self._environment = (env, dirs)
+        return self._environment
+
+    def _setup_dir(self) -> Path:
+        assert self._digest is not None
+        return self.context.cache_dir / "guests" / f"{self.descriptor.name}-{self._digest[:16]}"
+
+    def _guest_runner(self, module: wasmtime.Module):  # noqa: ANN202 - a GuestRunner closure
+        def run(argv: list[str], env: dict[str, str], dirs: list[tuple[str, str, bool]], limits: Limits):
+            sandbox = Sandbox(self.context.wasm_host(), limits, SandboxSpec(argv=argv, env=env, dirs=dirs))
+            return sandbox.run(module, _command_entry, label=self.descriptor.name)
+
+        return run
+
+    def _prelude_argument(self, module: wasmtime.Module, prelude: str, env: dict[str, str],
+                          dirs: list[tuple[str, str, bool]]) -> tuple[str, str]:
+        """``{prelude}`` and ``{prelude_code}``: the source itself, or a loader and its bytecode."""
+        precompile = self._settings.get("precompile")
+        if not precompile:
+            return prelude, ""
+        if prelude not in self._compiled:
+            self._compiled[prelude] = precompiled_prelude(precompile, prelude, env, dirs, self._setup_dir(),
+                                                          self._guest_runner(module))
+        return precompile["load"], self._compiled[prelude]
 
     def _prelude_parts(self, key: str) -> list[str]:
         """The prelude files of ``key`` (read once); the item ``{source}`` marks where an inline
@@ -101,8 +139,11 @@ class InterpreterRuntime:
         module, load_ms = self._module()
         module_mode = artifact.ending in self._settings.get("module_endings", [])
         prelude, span = self._prelude("module_prelude" if module_mode else "prelude", source)
+        env, dirs = self._guest_environment(module)
+        prelude, prelude_code = self._prelude_argument(module, prelude, env, dirs)
         values = {
             "{prelude}": prelude,
+            "{prelude_code}": prelude_code,
             SOURCE: "" if module_mode else source,
             "{input}": invocation.input.json_text,
             "{filename}": artifact.name,
@@ -110,7 +151,7 @@ class InterpreterRuntime:
         }
         argv = [values.get(item, item) for item in self._settings["argv"]]
         entry = self._settings.get("entry", "command")
-        spec = SandboxSpec(argv=argv if entry == "command" else [])
+        spec = SandboxSpec(argv=argv if entry == "command" else [], env=env, dirs=dirs)
         sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
         runner = _reactor_entry(argv) if entry == "reactor" else _command_entry
         outcome = sandbox.run(module, runner, label=self.descriptor.name)
