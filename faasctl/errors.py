@@ -21,6 +21,7 @@ ERROR_TABLE: dict[str, tuple[int, int]] = {
     "FuelExhausted": (5, 200),
     "OutputLimit": (6, 200),
     "ArtifactError": (7, 422),
+    "Interrupted": (130, 500),  # a server run cut off by a restart
     "InternalError": (70, 500),
 }
 
