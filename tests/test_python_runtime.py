@@ -216,3 +216,24 @@ def test_corrupt_cached_compile_is_rebuilt(engine, tmp_path):
     result = py(fresh, "return 'still works'")
     assert result.result == "still works"
     assert cached[0].read_bytes() != bytes(data)  # rebuilt
+
+
+def test_mapped_standard_library_is_read_only(engine):
+    result = py(engine, "open('/stdlib/json/__init__.pyc', 'wb').write(b'x')")
+    assert result.error.type == "FunctionError"
+    assert "Error" in result.error.message
+    assert py(engine, "import json\nreturn json.dumps([1])").result == [1]
+
+
+def test_damaged_guest_setup_is_redone(engine, tmp_path):
+    py(engine, "return 1")
+    home = tmp_path / "home"
+    shutil.copytree(engine.settings.cache_dir, home / "cache")
+    (guest,) = (home / "cache" / "guests").glob("python-*")
+    for prelude in guest.glob("prelude-*.json"):
+        prelude.write_text(prelude.read_text().replace('"code": "', '"code": "AAAA'))
+    (guest / "stdlib" / ".faasctl-complete").unlink()
+    (guest / "stdlib" / "json").rename(guest / "stdlib" / "json-moved")
+    result = py(make_engine(home), "import json\nreturn json.dumps({'again': True})")
+    assert result.result == {"again": True}, result.error
+    assert (guest / "stdlib" / ".faasctl-complete").is_file()
