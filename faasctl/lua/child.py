@@ -56,18 +56,21 @@ class Finisher:
         self.lock = threading.Lock()
         self.run: Run | None = None
 
-    def finish(self, run: Run, error: tuple[str, ...] | None) -> bool:
-        """Send the result unless another thread already did; True when this call sent it."""
+    def finish(self, run: Run, error: tuple[str, ...] | None, *, exiting: bool = False) -> bool:
+        """Send the result unless another thread already did; True when this call sent it.
+        ``exiting`` tells the host this process ends right after, so it is not reused."""
         with self.lock:
             if self.run is not run or run.finished:
                 return False
             run.finished = True
-            protocol.send(self.reply_fd, run.result_header(error), [run.output_bytes()])
+            header = run.result_header(error)
+            header["exiting"] = exiting
+            protocol.send(self.reply_fd, header, [run.output_bytes()])
             return True
 
     def end(self, run: Run, error: tuple[str, ...]) -> None:
         """End a run on a limit: send its result and exit, so nothing in Lua can carry on."""
-        if not self.finish(run, error):
+        if not self.finish(run, error, exiting=True):
             time.sleep(HARD_GRACE)  # the watchdog is ending this run and the process right now
         os._exit(0)
 
@@ -101,7 +104,7 @@ class Watchdog(threading.Thread):
                     self.cond.wait(remaining)
                     continue
                 target = self.run_ref
-            if target is not None and self.finisher.finish(target, ("Timeout", "")):
+            if target is not None and self.finisher.finish(target, ("Timeout", ""), exiting=True):
                 os._exit(0)
 
 
@@ -165,7 +168,7 @@ class Run:
         self.logs: list[str] = []
         self.log_size = 0
         self.logs_truncated = False
-        self.memory_used = 0
+        self.memory_used: int | None = None
         self.finished = False
 
     # -- results -------------------------------------------------------------------------------------

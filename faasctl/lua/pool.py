@@ -77,6 +77,8 @@ class Worker:
             while True:
                 reply, parts = protocol.recv(self.from_child, hard_deadline)
                 if reply.get("kind") == "result":
+                    if reply.get("exiting"):
+                        self.reap()
                     return reply, parts[0] if parts else b""
                 result, error = on_call(str(reply.get("plugin")), str(reply.get("action")), parts[0])
                 try:
@@ -89,6 +91,15 @@ class Worker:
             raise WorkerDied(True, "SIGKILL", self._stderr()) from None
         except (protocol.ChannelClosed, BrokenPipeError, ValueError):
             raise self._died() from None
+
+    def reap(self) -> None:
+        """Wait for a worker that said it is exiting (it does so right after its last frame)."""
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        self.alive = False
+        self._close()
 
     def _died(self) -> WorkerDied:
         try:

@@ -29,7 +29,7 @@ class KVPlugin:
 
     def __init__(self) -> None:
         self._connections: dict[str, sqlite3.Connection] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def _db(self, context: PluginContext) -> sqlite3.Connection:
         path = Path(context.kv_path) if context.kv_path else context.data_dir / "kv.sqlite3"

@@ -29,6 +29,16 @@ def limit_message(error_type: str, limits: Limits) -> str:
     return error_type
 
 
+def clean_traceback(trace: str) -> str | None:
+    """A Lua traceback without the sandbox's own frames (chunk ``faasctl``) and the host's xpcall."""
+    lines = trace.split("\n")
+    kept = [line.replace("in upvalue 'chunk'", "in main chunk") for line in lines[1:]
+            if not line.strip().startswith(("faasctl:", "[C]: in function 'xpcall'", "(...tail calls...)"))]
+    if not any(not line.strip().startswith("[C]") for line in kept):
+        return None
+    return "\n".join([lines[0], *kept])
+
+
 class LuaRuntime:
     """Runs ``.lua`` actions; one per engine, its worker pool shared by the engine's runs."""
 
@@ -77,7 +87,8 @@ class LuaRuntime:
             if kind in ("Timeout", "MemoryLimit", "FuelExhausted", "OutputLimit"):
                 message = limit_message(kind, limits)
             elif kind == "FunctionError" and detail:
-                logs.append(message + "\n" + detail)
+                detail = clean_traceback(detail)
+                logs.append(message + ("\n" + detail if detail else ""))
             error = RunError(kind, message, detail)
         return Execution(
             output=output,
@@ -119,9 +130,7 @@ class LuaRuntime:
         return handle
 
     def status(self) -> dict[str, Any]:
-        import lupa.lua54
-
-        return {"digest": None, "cached": True, "lua": "Lua %d.%d" % lupa.lua54.LUA_VERSION}
+        return {"digest": None, "cached": None}
 
     def close(self) -> None:
         """Stop the idle workers (they also exit by themselves when this process ends)."""
