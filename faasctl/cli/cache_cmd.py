@@ -11,7 +11,9 @@ from typing import Any
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("cache", help="list or prune the OCI cache",
-                            description="The OCI cache keeps pulled manifests, layers and modules by digest.")
+                            description="The OCI cache keeps pulled manifests, layers and modules by digest.",
+                            epilog="examples:\n  faasctl cache ls --format json\n  faasctl cache prune",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = parser.add_subparsers(dest="cache_command", metavar="ACTION")
     ls = verbs.add_parser("ls", help="list cached references and blobs")
     ls.add_argument("--format", "-f", choices=["text", "json"], default="text")
