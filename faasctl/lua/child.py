@@ -221,7 +221,9 @@ class Run:
         header, blobs = self.worker.exchange({"kind": "call", **names}, [payload])
         if header.get("error") is not None:
             return False, str(header["error"]).encode()
-        return True, self.to_lua_checked(blobs[0])
+        reply = self.to_lua_checked(blobs[0])
+        # a plugin answering null ("no value") gives nil, so `call(...) or default` reads naturally
+        return True, None if reply is self.state.null else reply
 
     def decode(self, text: bytes) -> tuple[bool, Any]:
         try:
