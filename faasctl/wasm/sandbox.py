@@ -331,7 +331,10 @@ class Sandbox:
         if error is None and self.stop_reason == "output":
             error = self._classify_trap(_Stop("output limit"))
         peak = self._memory_peak(instance)
-        near = peak is not None and peak + 2 * PAGE > self.limits.memory
+        # wasmtime-py exposes no resource limiter, so a refused memory.grow is inferred: a run that failed
+        # with its memory within max(2 pages, 1/16 of the limit) of the limit hit the limit (a guest that
+        # grows in 1 MiB steps fails up to 1 MiB short of it).
+        near = peak is not None and peak + max(2 * PAGE, self.limits.memory // 16) > self.limits.memory
         if error is not None and error.type == "Trap" and near:
             error = memory_limit_error(self.limits)
         outcome = SandboxOutcome(
