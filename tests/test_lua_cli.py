@@ -86,3 +86,14 @@ def test_unknown_plugin_is_a_function_error_not_a_crash(tmp_path):
     assert result.code == 1
     assert "unknown plugin 'nope'" in result.stderr
     assert json.loads(run_cli("run", str(script), "--format", "json").stdout)["error"]["type"] == "FunctionError"
+
+
+def test_help_and_runtimes_do_not_import_lupa():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['faasctl', '--help']\nimport faasctl.cli.main as m\n"
+            "try:\n    m.main()\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write(str(sorted(n for n in sys.modules if n.startswith(('lupa', 'faasctl.lua')))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.strip().endswith("[]")

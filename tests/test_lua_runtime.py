@@ -331,3 +331,29 @@ def test_every_failure_leaves_the_next_run_healthy(engine):
     for source, limits in failures:
         assert not run(engine, source, **limits).ok
         assert ok(engine, "return {1, 2}") == [1, 2]
+
+
+def test_to_be_closed_variables_are_refused_so_limits_stay_uncatchable(engine):
+    bypass = ("local mt = {__close = function() error('swallowed') end}\n"
+              "pcall(function() local guard <close> = setmetatable({}, mt)\n"
+              "  local s = {} while true do s[#s + 1] = 1 end end)\nreturn 'escaped'")
+    result = run(engine, bypass, memory="8MiB")
+    assert result.error.type == "FunctionError"
+    assert "to-be-closed variables (<close>) are not supported" in result.error.message
+    via_load = ok(engine, "local f, err = load('local x <close> = nil') return {f == nil, err}")
+    assert via_load[0] is True and "<close>" in via_load[1]
+    pieces = "local parts = {'local x <cl', 'ose> = nil'} local i = 0\n" \
+             "local f, err = load(function() i = i + 1 return parts[i] end) return f == nil"
+    assert ok(engine, pieces) is True
+    assert ok(engine, "local s = 'local x <close> = 1' -- local y <close>\nreturn s") == "local x <close> = 1"
+
+
+def test_concurrent_runs_use_separate_workers(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [("function main(a) return a.n * 2 end", {"n": n}, {}) for n in range(6)]
+    jobs.append(("while true do end", {}, {"timeout": "300ms"}))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: run(engine, job[0], job[1], **job[2]), jobs))
+    assert [r.result for r in results[:6]] == [0, 2, 4, 6, 8, 10]
+    assert results[6].error.type == "Timeout"

@@ -28,7 +28,7 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from faasctl.lua import protocol
+from faasctl.lua import protocol, source_check
 from faasctl.lua.prelude import PRELUDE
 
 FUEL_STEP = 1000  # instructions between fuel hook calls
@@ -117,7 +117,8 @@ class State:
                                   unpack_returned_tuples=True, attribute_filter=_deny_attributes, max_memory=0)
         setup = self.rt.compile(prelude_code, b"=faasctl", b"b")
         (self.build, self.run_guest, self.compile, self.dump, self.mark_array,
-         self.null) = setup(self._out, self._log, self._call, self._decode, self._tick, self._die)
+         self.null) = setup(self._out, self._log, self._call, self._decode, self._tick, self._die,
+                                     _refused)
 
     def close(self) -> None:
         """Drop every reference to the runtime so ``lua_close`` runs now (finalizers included)."""
@@ -271,6 +272,11 @@ class Run:
         raise TypeError(f"cannot convert {type(value).__name__} to Lua")
 
 
+def _refused(source: bytes) -> bytes | None:
+    """The guest's ``load``: the reason a text chunk is refused, or None."""
+    return source_check.MESSAGE.encode() if source_check.close_declaration(source) else None
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -366,6 +372,8 @@ class Worker:
         if cached is not None:
             self.cache.move_to_end(key)
             return state.compile(cached, name, b"b", env)
+        if source_check.close_declaration(source):
+            return None, f"{name[1:].decode('utf-8', 'replace')}: {source_check.MESSAGE}".encode()
         chunk, problem = state.compile(source, name, b"t", env)
         if chunk is not None and digest:
             code = state.dump(chunk)

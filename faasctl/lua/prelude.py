@@ -9,7 +9,7 @@ closure whose upvalues it cannot reach (``debug`` is absent).
 """
 
 PRELUDE = r"""
-local py_out, py_log, py_call, py_decode, py_tick, py_die = ...
+local py_out, py_log, py_call, py_decode, py_tick, py_die, py_refused = ...
 
 local type, tostring, tonumber, select, next, error = type, tostring, tonumber, select, next, error
 local rawget, rawset, rawlen, rawequal = rawget, rawset, rawlen, rawequal
@@ -278,6 +278,20 @@ local function build(fuel_count)
       end
     end
     if chunk_env == nil then chunk_env = env end
+    if type(chunk) == "function" then  -- a reader: collect its pieces, so the text can be checked
+      local pieces = {}
+      while true do
+        local piece = chunk()
+        if piece == nil or piece == "" then break end
+        if type(piece) ~= "string" then return nil, "reader function must return a string" end
+        pieces[#pieces + 1] = piece
+      end
+      chunk = table_concat(pieces)
+    end
+    if type(chunk) == "string" then
+      local refused = py_refused(chunk)
+      if refused then return nil, refused end
+    end
     return checked(raw_load(chunk, name, "t", chunk_env))
   end
 
