@@ -1,3 +1,3 @@
-from faasctl.cli.main import main
+from faasctl.cli.main import entry
 
-raise SystemExit(main())
+entry()
