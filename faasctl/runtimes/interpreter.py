@@ -16,13 +16,13 @@ from typing import Any
 import wasmtime
 
 from faasctl.errors import UsageError
-from faasctl.limits import Limits, format_size
+from faasctl.limits import Limits
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
 from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
 from faasctl.runtimes.guest_setup import precompiled_prelude, stdlib_dir
 from faasctl.wasm.binaries import verified_binary
-from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, memory_limit_error
+from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, to_execution
 
 SOURCE = "{source}"
 
@@ -159,8 +159,6 @@ class InterpreterRuntime:
 
     def _execution(self, outcome: SandboxOutcome, invocation: Invocation, load_ms: float | None) -> Execution:
         logs, record = parse_guest_stderr(outcome.stderr)
-        if outcome.logs_truncated:
-            logs.append(f"[faasctl] logs truncated at {format_size(invocation.limits.max_output)}")
         error = outcome.error
         if error is None and record is not None:
             error = RunError(str(record.get("type") or "FunctionError"), str(record.get("message") or ""),
@@ -168,26 +166,9 @@ class InterpreterRuntime:
         elif error is None and outcome.exit_code:
             # No record: the interpreter itself failed (e.g. a syntax error in an inline module).
             raw = [line for line in logs if line.strip()]
-            message = raw[0] if raw else f"exited with code {outcome.exit_code}"
-            error = RunError("FunctionError", message, "\n".join(raw) or None)
-        if error is not None and error.type in ("FunctionError", "Trap") and self._out_of_memory(error, logs, outcome):
-            error = memory_limit_error(invocation.limits)
-        return Execution(
-            output=outcome.stdout,
-            logs=logs,
-            error=error,
-            memory_peak_bytes=outcome.memory_peak_bytes,
-            fuel_used=outcome.fuel_used,
-            cold_start_ms=load_ms,
-        )
-
-    def _out_of_memory(self, error: RunError, logs: list[str], outcome: SandboxOutcome) -> bool:
-        """The guest failed because the store refused it memory: near the limit, or it said so."""
-        if outcome.near_memory_limit:
-            return True
-        markers = self._settings.get("oom_markers", [])
-        text = error.message + "\n" + "\n".join(logs[-5:])
-        return any(marker in text for marker in markers)
+            if raw:
+                error = RunError("FunctionError", raw[0], "\n".join(raw))
+        return to_execution(outcome, invocation.limits, logs, error, load_ms, self._settings.get("oom_markers", ()))
 
     def status(self) -> dict[str, Any]:
         binary = self.descriptor.binary or {}

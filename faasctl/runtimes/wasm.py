@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from faasctl.errors import ArtifactError, UsageError
-from faasctl.limits import format_size
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
 from faasctl.runtimes.base import Artifact, Execution, Invocation, RunOptions, RuntimeContext
 from faasctl.wasm import abi as abis
 from faasctl.wasm import plugin_imports
 from faasctl.wasm.modules import Shape, compiled_module, shape_of
-from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, memory_limit_error
+from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, to_execution
 
 
 def function_name(artifact: Artifact) -> str:
@@ -166,28 +165,13 @@ class WasmRuntime:
 
     def _execution(self, outcome: SandboxOutcome, invocation: Invocation, failure: dict[str, RunError],
                    load_ms: float | None) -> Execution:
-        limits = invocation.limits
         text = outcome.stderr.decode("utf-8", errors="replace")
         logs = text.split("\n")
         if logs and logs[-1] == "":
             logs.pop()
-        if outcome.logs_truncated:
-            logs.append(f"[faasctl] logs truncated at {format_size(limits.max_output)}")
-        error = outcome.error or failure.get("error")
-        if error is None and outcome.exit_code:
-            error = RunError("FunctionError", f"exited with code {outcome.exit_code}")
-        if error is not None and error.type in ("Trap", "FunctionError"):
-            over = "exceeds memory limits" in (error.detail or "") or "exceeds memory limits" in error.message
-            if over or outcome.near_memory_limit:
-                error = memory_limit_error(limits)
-        return Execution(
-            output=outcome.stdout,
-            logs=logs,
-            error=error,
-            memory_peak_bytes=outcome.memory_peak_bytes,
-            fuel_used=outcome.fuel_used,
-            cold_start_ms=load_ms,
-        )
+        # "exceeds memory limits": wasmtime's message when instantiation needs more than the limit.
+        return to_execution(outcome, invocation.limits, logs, outcome.error or failure.get("error"), load_ms,
+                            ("exceeds memory limits",))
 
     def status(self) -> dict[str, Any]:
         return {"digest": None, "cached": None}

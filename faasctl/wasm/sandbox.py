@@ -21,6 +21,7 @@ import wasmtime
 from faasctl.errors import ArtifactError
 from faasctl.limits import Limits, format_duration, format_size
 from faasctl.result import RunError
+from faasctl.runtimes.base import Execution
 from faasctl.wasm.host import WasmHost, _first_line
 
 WASI = "wasi_snapshot_preview1"
@@ -374,6 +375,23 @@ class Sandbox:
 
 def memory_limit_error(limits: Limits) -> RunError:
     return RunError("MemoryLimit", f"memory limit of {format_size(limits.memory)} exceeded")
+
+
+def to_execution(outcome: SandboxOutcome, limits: Limits, logs: list[str], error: RunError | None,
+                 load_ms: float | None, oom_markers: tuple[str, ...] | list[str] = ()) -> Execution:
+    """The end every wasm adapter shares: note truncated logs, make a non-zero exit a FunctionError,
+    and make a failure at the memory limit, or one the guest itself reported as out of memory (its
+    allocator was refused by the store's limit), a MemoryLimit."""
+    if outcome.logs_truncated:
+        logs.append(f"[faasctl] logs truncated at {format_size(limits.max_output)}")
+    if error is None and outcome.exit_code:
+        error = RunError("FunctionError", f"exited with code {outcome.exit_code}")
+    if error is not None and error.type in ("FunctionError", "Trap"):
+        text = "\n".join([error.message, error.detail or "", *logs[-5:]])
+        if outcome.near_memory_limit or any(marker in text for marker in oom_markers):
+            error = memory_limit_error(limits)
+    return Execution(output=outcome.stdout, logs=logs, error=error, memory_peak_bytes=outcome.memory_peak_bytes,
+                     fuel_used=outcome.fuel_used, cold_start_ms=load_ms)
 
 
 def _iovecs(memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> list[tuple[int, int]]:
