@@ -18,7 +18,7 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_limit_options
+    from faasctl.cli.common import add_input_options, add_limit_options
 
     parser = sub.add_parser("bench", help="benchmark a function: percentiles, runs per second", epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -34,12 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="unmeasured runs first (default 3)")
     parser.add_argument("--cold", action="store_true", help="a fresh engine for every run (no instance cache)")
     parser.add_argument("--format", "-f", choices=["table", "json"], default="table")
-    source = parser.add_argument_group("input (default {})")
-    source.add_argument("-i", "--input", metavar="FILE", help="JSON input file")
-    source.add_argument("-d", "--data", metavar="JSON", help="inline JSON input")
-    source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
-                        help="set one key of an object input")
-    source.add_argument("--text", action="store_true", help="take the input as a plain string")
+    add_input_options(parser, "input (default {})")
     parser.add_argument("--runtime", "-r", metavar="NAME", help="runtime to use (see faasctl runtimes)")
     parser.add_argument("--output-json", choices=["true", "false", "auto"], default="auto")
     parser.add_argument("--invoke", metavar="NAME", help="export to call (string or numeric ABI)")

@@ -13,6 +13,16 @@ from faasctl.paths import StateDirs
 from faasctl.result import Result
 
 
+def add_input_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """The input options every verb that runs a function shares (see ``faasctl.inputs``)."""
+    source = parser.add_argument_group(title)
+    source.add_argument("-i", "--input", metavar="FILE", help="JSON input file ('-' for stdin)")
+    source.add_argument("-d", "--data", metavar="JSON", help="inline JSON input")
+    source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
+                        help="set one key of an object input (VALUE as JSON when it parses)")
+    source.add_argument("--text", action="store_true", help="take the input as a plain string")
+
+
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits")
     group.add_argument("--timeout", metavar="DURATION", help="wall-clock limit of one run (default 30s)")

@@ -18,7 +18,7 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_limit_options
+    from faasctl.cli.common import add_input_options, add_limit_options
 
     parser = sub.add_parser("run", help="run a function once", epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -26,12 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                         "on stdin, needs --runtime) or an oci:// reference.")
     parser.add_argument("target", help="function file, '-' or oci://REF")
     parser.add_argument("args", nargs="*", help="arguments: numbers for --invoke, argv for WASI programs")
-    source = parser.add_argument_group("input (default: stdin when piped, else {})")
-    source.add_argument("-i", "--input", metavar="FILE", help="JSON input file ('-' for stdin)")
-    source.add_argument("-d", "--data", metavar="JSON", help="inline JSON input")
-    source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
-                        help="set one key of an object input (VALUE as JSON when it parses)")
-    source.add_argument("--text", action="store_true", help="take the input as a plain string")
+    add_input_options(parser, "input (default: stdin when piped, else {})")
     parser.add_argument("--runtime", "-r", metavar="NAME", help="runtime to use (see faasctl runtimes)")
     parser.add_argument("--output-json", choices=["true", "false", "auto"], default="auto",
                         help="must the output be JSON (true), text (false), or either (auto)")
