@@ -54,7 +54,7 @@ def test_bench_table_and_json() -> None:
     for word in ("min", "median", "p95", "max", "runs/s", "fuel", "memory peak"):
         assert word in table.stdout
     data = run_cli("bench", str(EXAMPLES / "gcd.wat"), "--invoke", "gcd", "6", "27", "--runs", "4", "--cold",
-                   "--format", "json").json()
+                   "--fuel", "1000000", "--format", "json").json()
     assert data["mode"] == "cold" and data["runs"] == 4 and data["runtime"] == "wasm"
     assert data["wall_ms"]["min"] <= data["wall_ms"]["median"] <= data["wall_ms"]["p95"] <= data["wall_ms"]["max"]
     assert data["fuel_used"]["min"] > 0 and data["runs_per_second"] > 0

@@ -55,7 +55,7 @@ SLEEP = """
 def _run(engine, wat: str, limits: Limits, spec: SandboxSpec):
     host = engine.wasm_host()
     wasm = wasmtime.wat2wasm(wat)
-    module, _ = host.module(hashlib.sha256(wasm).hexdigest(), lambda: wasm, "test module")
+    module, _ = host.module(hashlib.sha256(wasm).hexdigest(), lambda: wasm, "test module", limits.fuel is not None)
 
     def start(sandbox, instance):
         instance.exports(sandbox.store)["_start"](sandbox.store)
@@ -90,7 +90,8 @@ def test_output_flood_is_an_output_limit(engine, tmp_path, mode):
 
 @pytest.mark.parametrize("mode", ["no-dirs", "read-only-dir"])
 def test_output_flood_stops_the_guest_at_once_unless_a_dir_is_writable(engine, tmp_path, mode):
-    outcome = _run(engine, FLOOD, Limits(timeout=30, max_output=64 * 1024), SandboxSpec(dirs=_dirs(tmp_path, mode)))
+    limits = Limits(timeout=30, max_output=64 * 1024, fuel=10**12)  # fuel only to measure the work done
+    outcome = _run(engine, FLOOD, limits, SandboxSpec(dirs=_dirs(tmp_path, mode)))
     assert outcome.error.type == "OutputLimit"
     assert outcome.fuel_used < 50_000_000  # stopped by the cap, not by the 30 s timeout
 
@@ -99,3 +100,11 @@ def test_sleep_is_bounded_by_the_deadline(engine):
     outcome = _run(engine, SLEEP, Limits(timeout=0.3), SandboxSpec())
     assert outcome.error is not None and outcome.error.type == "Timeout"
     assert outcome.error.message == "timed out after 300ms"
+
+
+def test_fuel_is_metered_only_with_a_fuel_limit(engine):
+    unmetered = _run(engine, CAT, Limits(), SandboxSpec(stdin=b"x"))
+    metered = _run(engine, CAT, Limits(fuel=10**9), SandboxSpec(stdin=b"x"))
+    assert unmetered.fuel_used is None
+    assert metered.fuel_used is not None and 0 < metered.fuel_used < 10_000
+    assert metered.stdout == unmetered.stdout == b"x"

@@ -130,6 +130,8 @@ def render_table(report: dict[str, Any]) -> str:
     if report["fuel_used"]:
         fuel = report["fuel_used"]
         lines.append(f"  fuel        min {fuel['min']:,}   median {fuel['median']:,}   max {fuel['max']:,}")
+    else:
+        lines.append("  fuel        not metered (give --fuel N to count instructions; metering slows wasm runs)")
     if report["memory_peak_bytes"]:
         memory = report["memory_peak_bytes"]
         lines.append(f"  memory peak median {_mib(memory['median'])}   max {_mib(memory['max'])}")

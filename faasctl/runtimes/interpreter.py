@@ -64,22 +64,22 @@ class InterpreterRuntime:
 
     # -- module and prelude ------------------------------------------------------------------------
 
-    def _module(self) -> tuple[wasmtime.Module, float | None]:
+    def _module(self, metered: bool = False) -> tuple[wasmtime.Module, float | None]:
         host = self.context.wasm_host()
         if self._digest is None:
             path, digest = verified_binary(self.descriptor, self.context.cache_dir)
             self._path, self._digest = path, digest
-        label = f"{self.descriptor.name} runtime ({self._path.name})"
-        return host.module(self._digest, self._path.read_bytes, label)
+        label = f"{self.descriptor.name} runtime ({self._path.name}{', fuel-metered' if metered else ''})"
+        return host.module(self._digest, self._path.read_bytes, label, metered)
 
-    def _guest_environment(self, module: wasmtime.Module) -> tuple[dict[str, str], list[tuple[str, str, bool]]]:
+    def _guest_environment(self) -> tuple[dict[str, str], list[tuple[str, str, bool]]]:
         """Environment and read-only directories of every run (see ``guest_setup``), prepared once."""
         if self._environment is None:
             env = dict(self._settings.get("env") or {})
             dirs: list[tuple[str, str, bool]] = []
             stdlib = self._settings.get("stdlib")
             if stdlib:
-                path = stdlib_dir(stdlib, self._setup_dir(), self._guest_runner(module))
+                path = stdlib_dir(stdlib, self._setup_dir(), self._guest_runner())
                 dirs.append((str(path), stdlib["mount"], False))
             self._environment = (env, dirs)
         return self._environment
@@ -88,14 +88,15 @@ class InterpreterRuntime:
         assert self._digest is not None
         return self.context.cache_dir / "guests" / f"{self.descriptor.name}-{self._digest[:16]}"
 
-    def _guest_runner(self, module: wasmtime.Module):  # noqa: ANN202 - a GuestRunner closure
+    def _guest_runner(self):  # noqa: ANN202 - a GuestRunner closure
         def run(argv: list[str], env: dict[str, str], dirs: list[tuple[str, str, bool]], limits: Limits):
+            module, _ = self._module(metered=limits.fuel is not None)
             sandbox = Sandbox(self.context.wasm_host(), limits, SandboxSpec(argv=argv, env=env, dirs=dirs))
             return sandbox.run(module, _command_entry, label=self.descriptor.name)
 
         return run
 
-    def _prelude_argument(self, module: wasmtime.Module, prelude: str, env: dict[str, str],
+    def _prelude_argument(self, prelude: str, env: dict[str, str],
                           dirs: list[tuple[str, str, bool]]) -> tuple[str, str]:
         """``{prelude}`` and ``{prelude_code}``: the source itself, or a loader and its bytecode."""
         precompile = self._settings.get("precompile")
@@ -103,7 +104,7 @@ class InterpreterRuntime:
             return prelude, ""
         if prelude not in self._compiled:
             self._compiled[prelude] = precompiled_prelude(precompile, prelude, env, dirs, self._setup_dir(),
-                                                          self._guest_runner(module))
+                                                          self._guest_runner())
         return precompile["load"], self._compiled[prelude]
 
     def _prelude_parts(self, key: str) -> list[str]:
@@ -136,11 +137,11 @@ class InterpreterRuntime:
             raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
         if "\0" in source:
             raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
-        module, load_ms = self._module()
+        module, load_ms = self._module(metered=invocation.limits.fuel is not None)
         module_mode = artifact.ending in self._settings.get("module_endings", [])
         prelude, span = self._prelude("module_prelude" if module_mode else "prelude", source)
-        env, dirs = self._guest_environment(module)
-        prelude, prelude_code = self._prelude_argument(module, prelude, env, dirs)
+        env, dirs = self._guest_environment()
+        prelude, prelude_code = self._prelude_argument(prelude, env, dirs)
         values = {
             "{prelude}": prelude,
             "{prelude_code}": prelude_code,

@@ -91,7 +91,7 @@ class WasmRuntime:
     def execute(self, invocation: Invocation) -> Execution:
         artifact, options = invocation.artifact, invocation.options
         host = self.context.wasm_host()
-        module, load_ms = compiled_module(host, artifact)
+        module, load_ms = compiled_module(host, artifact, metered=invocation.limits.fuel is not None)
         shape = self._shapes.get(artifact.digest)
         if shape is None:  # reading a module's imports and exports costs more than running gcd
             shape = self._shapes.setdefault(artifact.digest, shape_of(module))

@@ -11,7 +11,8 @@ from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
-ENGINE_CONFIG = "epoch-fuel-v1"  # bump when WasmHost changes its wasmtime.Config
+# Bump when WasmHost changes its wasmtime.Config. Metered (fuel) and unmetered engines compile differently.
+ENGINE_CONFIGS = {False: "epoch-v2", True: "epoch-fuel-v2"}
 
 
 @lru_cache(maxsize=1)
@@ -27,9 +28,9 @@ def wasmtime_version() -> str:
     return version("wasmtime")
 
 
-def fingerprint() -> str:
-    return f"wasmtime-{wasmtime_version()}-{ENGINE_CONFIG}"
+def fingerprint(metered: bool = False) -> str:
+    return f"wasmtime-{wasmtime_version()}-{ENGINE_CONFIGS[metered]}"
 
 
-def module_cache_path(cache_dir: Path, digest: str) -> Path:
-    return cache_dir / "modules" / f"{digest}-{fingerprint()}.cwasm"
+def module_cache_path(cache_dir: Path, digest: str, metered: bool = False) -> Path:
+    return cache_dir / "modules" / f"{digest}-{fingerprint(metered)}.cwasm"

@@ -24,15 +24,19 @@ CompileNotice = Callable[[str, int], Callable[[float], None]]
 
 
 class EpochTicker:
-    """Advances the engine's epoch while at least one run is active, and sleeps otherwise."""
+    """Advances the engines' epochs while at least one run is active, and sleeps otherwise."""
 
-    def __init__(self, engine: wasmtime.Engine, interval: float = EPOCH_INTERVAL) -> None:
-        self._engine = engine
+    def __init__(self, interval: float = EPOCH_INTERVAL) -> None:
+        self._engines: list[wasmtime.Engine] = []
         self._interval = interval
         self._lock = threading.Lock()
         self._active = 0
         self._thread: threading.Thread | None = None
         self._watchers: set[Callable[[], None]] = set()
+
+    def attach(self, engine: wasmtime.Engine) -> None:
+        with self._lock:
+            self._engines.append(engine)
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` on every tick until ``unwatch``; it runs on the ticker thread."""
@@ -66,7 +70,9 @@ class EpochTicker:
                     self._thread = None
                     return
                 watchers = list(self._watchers)
-            self._engine.increment_epoch()
+                engines = list(self._engines)
+            for engine in engines:
+                engine.increment_epoch()
             for callback in watchers:
                 callback()
 
@@ -75,46 +81,62 @@ class WasmHost:
     """Engine configuration, compile cache and epoch ticker for all wasm runs of one faasctl Engine."""
 
     def __init__(self, cache_dir: Path, compile_notice: CompileNotice | None = None) -> None:
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        config.consume_fuel = True
-        config.parallel_compilation = True
-        self.engine = wasmtime.Engine(config)
-        self.ticker = EpochTicker(self.engine)
+        self.ticker = EpochTicker()
+        self._engines: dict[bool, wasmtime.Engine] = {}
         self._cache_root = cache_dir
         self._compile_notice = compile_notice
-        self._modules: dict[str, wasmtime.Module] = {}
+        self._modules: dict[tuple[str, bool], wasmtime.Module] = {}
         self._lock = threading.Lock()
+        self._engine_lock = threading.Lock()
+        self.engine = self.engine_for(metered=False)
 
-    def cache_path(self, digest: str) -> Path:
-        return module_cache_path(self._cache_root, digest)
+    def engine_for(self, metered: bool) -> wasmtime.Engine:
+        """The engine for metered runs (``--fuel``) or unmetered ones. Fuel metering costs about a
+        quarter of a CPython start, so it is only compiled in when a run asks for a fuel limit."""
+        engine = self._engines.get(metered)
+        if engine is None:
+            with self._engine_lock:
+                engine = self._engines.get(metered)
+                if engine is None:
+                    config = wasmtime.Config()
+                    config.epoch_interruption = True
+                    config.consume_fuel = metered
+                    config.parallel_compilation = True
+                    engine = self._engines[metered] = wasmtime.Engine(config)
+                    self.ticker.attach(engine)
+        return engine
 
-    def is_cached(self, digest: str) -> bool:
-        return digest in self._modules or self.cache_path(digest).exists()
+    def cache_path(self, digest: str, metered: bool = False) -> Path:
+        return module_cache_path(self._cache_root, digest, metered)
 
-    def module(self, digest: str, load_bytes: Callable[[], bytes], label: str) -> tuple[wasmtime.Module, float | None]:
+    def is_cached(self, digest: str, metered: bool = False) -> bool:
+        return (digest, metered) in self._modules or self.cache_path(digest, metered).exists()
+
+    def module(self, digest: str, load_bytes: Callable[[], bytes], label: str,
+               metered: bool = False) -> tuple[wasmtime.Module, float | None]:
         """The compiled module for ``digest``, and how long loading it took in ms (None when it was
         already in memory): a disk-cache load takes about a millisecond, a compile seconds.
 
         The disk cache is only trusted when its stamp matches (see ``files``); a changed file is
         re-hashed, and a corrupt or unloadable one is compiled again, never loaded blindly.
         """
-        cached = self._modules.get(digest)
+        key = (digest, metered)
+        cached = self._modules.get(key)
         if cached is not None:
             return cached, None
         with self._lock:
-            cached = self._modules.get(digest)
+            cached = self._modules.get(key)
             if cached is not None:
                 return cached, None
             started = time.perf_counter()
-            module = self._load_cached(digest)
+            module = self._load_cached(digest, metered)
             if module is None:
-                module = self._compile(digest, load_bytes(), label)
-            self._modules[digest] = module
+                module = self._compile(digest, load_bytes(), label, metered)
+            self._modules[key] = module
             return module, (time.perf_counter() - started) * 1000
 
-    def _load_cached(self, digest: str) -> wasmtime.Module | None:
-        path = self.cache_path(digest)
+    def _load_cached(self, digest: str, metered: bool) -> wasmtime.Module | None:
+        path = self.cache_path(digest, metered)
         meta_path = path.with_suffix(".json")
         meta = read_json(meta_path)
         if not isinstance(meta, dict) or not path.exists():
@@ -127,21 +149,21 @@ class WasmHost:
                     return None
                 meta["stat"] = current
                 write_json_atomic(meta_path, meta)
-            return wasmtime.Module.deserialize_file(self.engine, str(path))
+            return wasmtime.Module.deserialize_file(self.engine_for(metered), str(path))
         except (OSError, wasmtime.WasmtimeError):
             path.unlink(missing_ok=True)
             return None
 
-    def _compile(self, digest: str, wasm: bytes, label: str) -> wasmtime.Module:
+    def _compile(self, digest: str, wasm: bytes, label: str, metered: bool) -> wasmtime.Module:
         done = self._compile_notice(label, len(wasm)) if self._compile_notice and len(wasm) > 256 * 1024 else None
         started = time.perf_counter()
         try:
-            module = wasmtime.Module(self.engine, wasm)
+            module = wasmtime.Module(self.engine_for(metered), wasm)
         except wasmtime.WasmtimeError as exc:
             raise ArtifactError(f"{label} is not a valid WebAssembly module: {_first_line(exc)}") from None
         if done:
             done((time.perf_counter() - started) * 1000)
-        path = self.cache_path(digest)
+        path = self.cache_path(digest, metered)
         try:
             data = module.serialize()
             write_atomic(path, data)

@@ -60,9 +60,10 @@ def wat_error(name: str, message: str) -> str:
     return f"{where}: WebAssembly text syntax error: {first}"
 
 
-def compiled_module(host: WasmHost, artifact: Artifact) -> tuple[wasmtime.Module, float | None]:
-    """The compiled module, from memory, the disk cache or a compile (keyed by the artifact's digest)."""
-    return host.module(artifact.digest, lambda: module_bytes(artifact), artifact.name)
+def compiled_module(host: WasmHost, artifact: Artifact, metered: bool = False) -> tuple[wasmtime.Module, float | None]:
+    """The compiled module, from memory, the disk cache or a compile (keyed by the artifact's digest;
+    ``metered`` for runs with a fuel limit)."""
+    return host.module(artifact.digest, lambda: module_bytes(artifact), artifact.name, metered)
 
 
 @dataclass(frozen=True)

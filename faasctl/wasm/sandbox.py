@@ -26,7 +26,6 @@ from faasctl.wasm.host import WasmHost, _first_line
 
 WASI = "wasi_snapshot_preview1"
 ERRNO_SUCCESS, ERRNO_BADF, ERRNO_FAULT, ERRNO_INVAL = 0, 8, 21, 28
-UNLIMITED_FUEL = 2**62
 PAGE = 65536
 
 # WASI clock ids: realtime, monotonic, process CPU time, thread CPU time.
@@ -64,7 +63,7 @@ class SandboxOutcome(NamedTuple):
     stderr: bytes
     error: RunError | None
     memory_peak_bytes: int | None
-    fuel_used: int
+    fuel_used: int | None  # None unless the run had a fuel limit (metering is compiled in only then)
     near_memory_limit: bool
     logs_truncated: bool
 
@@ -82,10 +81,13 @@ class Sandbox:
         self.spec = spec
         self.stdout = bytearray()
         self.stderr = bytearray()
-        self.store = wasmtime.Store(host.engine)
+        self.metered = limits.fuel is not None
+        engine = host.engine_for(self.metered)
+        self.store = wasmtime.Store(engine)
         self.store.set_limits(memory_size=limits.memory)
-        self._fuel = limits.fuel if limits.fuel is not None else UNLIMITED_FUEL
-        self.store.set_fuel(self._fuel)
+        self._fuel = limits.fuel or 0
+        if self.metered:
+            self.store.set_fuel(self._fuel)
         wasi = wasmtime.WasiConfig()
         # Which stdio faasctl serves itself (see _shadow_wasi): writes unless a directory is writable,
         # reads unless any directory is mapped (then fds above 2 may be files only wasmtime can read).
@@ -103,7 +105,7 @@ class Sandbox:
         for host_dir, guest_dir, writable in spec.dirs:
             wasi.preopen_dir(host_dir, guest_dir, writable)
         self.store.set_wasi(wasi)
-        self.linker = wasmtime.Linker(host.engine)
+        self.linker = wasmtime.Linker(engine)
         self.linker.allow_shadowing = True
         self.logs_truncated = False
         self.stop_reason: str | None = None
@@ -344,7 +346,7 @@ class Sandbox:
             stderr=bytes(self.stderr),
             error=error,
             memory_peak_bytes=peak,
-            fuel_used=self._fuel - self.store.get_fuel(),
+            fuel_used=self._fuel - self.store.get_fuel() if self.metered else None,
             near_memory_limit=near,
             logs_truncated=self.logs_truncated,
         )
