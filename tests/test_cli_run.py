@@ -166,3 +166,38 @@ def test_help_and_runtimes_do_not_import_engines():
 
 def test_run_js_does_not_import_lupa_or_yaml_or_rich():
     assert _loaded_after(["run", HELLO, "-q"], heavy=HEAVY[1:]) == "LOADED []"
+
+
+def _run_with_terminal_stderr(args: list[str], home: str) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (as in an interactive shell) and stdout piped."""
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    exe = [sys.executable, "-m", "faasctl"]
+    proc = subprocess.Popen([*exe, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary,
+                            env={**os.environ, "FAASCTL_HOME": home, "NO_COLOR": "1"})
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:  # the other side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout = proc.stdout.read().decode()
+    code = proc.wait(timeout=120)
+    os.close(primary)
+    return code, stdout, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_first_run_shows_the_compile_on_a_terminal_only(tmp_path):
+    code, stdout, stderr = _run_with_terminal_stderr(["run", HELLO, "-q"], str(tmp_path / "home"))
+    assert code == 0 and '"Hello, world!"' in stdout
+    assert "compiling js runtime" in stderr and "compiled js runtime" in stderr
+    code, _, stderr = _run_with_terminal_stderr(["run", HELLO, "-q"], str(tmp_path / "home"))
+    assert code == 0 and "compiling" not in stderr  # cached now
+    piped = run_cli("run", HELLO, "-q", env={"FAASCTL_HOME": str(tmp_path / "other")})
+    assert piped.code == 0 and piped.stderr == ""  # no notice when stderr is not a terminal
