@@ -13,6 +13,9 @@ class __FaasctlReturn(BaseException):
 
 
 def __faasctl_main():
+    import posix
+
+    posix.environ.pop(b"PYTHONPATH", None)  # the host's way to map the stdlib, not the function's environment
     filename, source, input_text = sys.argv[1], sys.argv[2], sys.argv[3]
     err = sys.stderr
     encode_str = _json.encode_basestring
