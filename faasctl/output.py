@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal, NamedTuple
 
 OutputMode = Literal["true", "false", "auto"]
@@ -21,9 +22,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def loads_strict(text: str) -> Any:
-    """``json.loads`` without Python's NaN/Infinity extensions."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """``json.loads`` without Python's NaN/Infinity extensions, and with every failure a ``ValueError``:
+    nesting past Python's recursion limit, and a lone UTF-16 surrogate escape (``"\\ud800"``), which
+    decodes to a string no UTF-8 encoder accepts, are refused here instead of crashing whoever encodes
+    the value next (the guest's stdin, the envelope, the store)."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):  # rare: only then pay for a full check
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(exc.object[exc.start])
+            raise ValueError(f"\\u{code:04x} is a lone UTF-16 surrogate, not a character") from None
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+    return value
 
 
 class ParsedOutput(NamedTuple):

@@ -102,6 +102,23 @@ def test_malformed_json_is_400_with_a_message(server):
     assert server.request("POST", "/function/invoke", raw=b"{").status == 400
 
 
+def test_unencodable_or_too_deep_json_is_400_not_500(server):
+    # a lone surrogate escape parses to a str no UTF-8 encoder takes; deep nesting overflows the parser
+    for raw in (b'{"name": "\\ud800"}', b"[" * 100_000 + b"]" * 100_000):
+        reply = server.request("POST", "/v1/functions/hello/invoke", raw=raw)
+        assert reply.status == 400, reply
+        assert reply.json()["error"]["type"] == "InputError"
+    reply = server.request("PUT", "/v1/functions/sur", raw=b'{"runtime": "js", "code": "\\udfff"}')
+    assert reply.status == 400 and "lone UTF-16 surrogate" in reply.json()["error"]["message"]
+    # a valid pair is a character, and a function printing a lone escape gets its output back as text
+    assert server.request("POST", "/v1/functions/hello/invoke", raw=b'{"name": "\\ud83d\\ude00"}').json()[
+        "result"] == "hello \U0001f600"
+    server.request("PUT", "/v1/functions/lone", {"runtime": "js", "code": "return {a: '\\ud800'}"})
+    envelope = server.request("POST", "/v1/functions/lone/invoke").json()
+    assert envelope["ok"] and envelope["result"] == '{"a":"\\ud800"}' and envelope["output_type"] == "text"
+    assert not [line for line in server.stderr_lines if "internal error" in line]
+
+
 @pytest.mark.parametrize(("body", "words"), [
     ({"code": "return 1"}, "needs a runtime"),
     ({"runtime": "js", "code": "1", "image_ref": "x"}, "unknown deploy key 'image_ref'"),
