@@ -79,7 +79,8 @@ def test_async_invoke_then_read_twice(server):
     assert server.request("GET", f"/v1/invocations/{invocation_id}").json() == record
 
 
-@pytest.mark.parametrize("path", ["/v1/invocations/987654", "/v1/invocations/abc", "/invocation/987654"])
+@pytest.mark.parametrize("path", ["/v1/invocations/987654", "/v1/invocations/abc", "/invocation/987654",
+                                  "/v1/invocations/%C2%B2", "/invocation/%C2%B2"])  # "²" is a str.isdigit()
 def test_unknown_invocation_is_404_at_once(server, path):
     reply = server.request("GET", path, timeout=10)
     assert reply.status == 404 and reply.json()["error"]["type"] == "NotFound"

@@ -132,6 +132,9 @@ def test_auth_body_limit_and_retention(tmp_path):
                                  ("GET", "/metrics"), ("GET", "/openapi.json")):
                 reply = server.request(method, path, headers=headers)
                 assert reply.status == 401 and reply.json()["error"]["type"] == "Unauthorized"
+        for scheme in ("bearer", "BEARER"):  # the scheme is case-insensitive, the token is not
+            assert server.request("GET", "/v1/functions", headers={"Authorization": f"{scheme} s3cret"}).status == 200
+        assert server.request("GET", "/v1/functions", headers={"Authorization": "Bearer S3CRET"}).status == 401
         server.token = None
         assert server.request("GET", "/v1/functions").status == 401
         assert server.request("GET", "/healthz").status == 200

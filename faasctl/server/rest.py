@@ -100,7 +100,7 @@ async def invoke(request: Request) -> Response:
 
 
 def invocation_id_of(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise NotFoundError(f"no invocation {text!r}")
     return int(text)
 

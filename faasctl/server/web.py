@@ -110,14 +110,16 @@ class BearerAuth:
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.expected = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.expected is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")
-        if hmac.compare_digest(given, self.expected):
+        scheme, _, credentials = given.partition(b" ")
+        # the scheme is case-insensitive (RFC 9110 11.1): "bearer T" is as good as "Bearer T"
+        if hmac.compare_digest(credentials, self.expected) and scheme.lower() == b"bearer":
             await self.app(scope, receive, send)
             return
         message = "missing bearer token" if not given else "wrong bearer token"
