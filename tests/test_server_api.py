@@ -161,11 +161,21 @@ def test_wasm_by_code_base64(server):
     assert envelope["ok"] and envelope["result"] == {"list": [1, [2]], "s": "é\"\n"}
 
 
-def test_broken_module_is_422(server):
-    module = base64.b64encode(b"\0asm garbage").decode()
-    server.request("PUT", "/v1/functions/broken", {"runtime": "wasm", "code_base64": module})
-    reply = server.request("POST", "/v1/functions/broken/invoke")
-    assert reply.status == 422 and reply.json()["error"]["type"] == "ArtifactError"
+def test_broken_module_is_422_at_deploy(server, tmp_path):
+    for body in ({"runtime": "wasm", "code_base64": base64.b64encode(b"\0asm garbage").decode()},
+                 {"runtime": "wasm", "code": "hello"}, {"runtime": "wasm", "code": "(module (func"}):
+        reply = server.request("PUT", "/v1/functions/broken", body)
+        assert reply.status == 422 and reply.json()["error"]["type"] == "ArtifactError", reply
+        assert server.request("GET", "/v1/functions/broken").status == 404
+    # WebAssembly text deployed as code still compiles and runs
+    body = {"runtime": "wasm", "code": '(module (func (export "f") (result i32) i32.const 4))',
+            "options": {"invoke": "f"}}
+    assert server.request("PUT", "/v1/functions/wat", body).status == 201
+    assert server.request("POST", "/v1/functions/wat/invoke").json()["result"] == 4
+    (tmp_path / "notes.wasm").write_text("not a module")
+    reply = server.request("POST", "/function/deploy", {"function_name": "notwasm",
+                                                        "function_image": str(tmp_path / "notes.wasm")})
+    assert reply.status == 422 and reply.text.startswith("status code: 422, message: ArtifactError:"), reply
 
 
 def test_python_function(server):

@@ -109,6 +109,10 @@ class Service:
         if request.source is not None and not request.filename:
             artifact = artifact_from_bytes(request.name + descriptor.endings[0], artifact.source)
         self.engine.limits_for(descriptor, request.limits)  # raises on a malformed limit
+        if descriptor.name == "wasm":  # a module that does not compile is a 422 now, not on every invoke
+            from faasctl.wasm.modules import compiled_module
+
+            compiled_module(self.engine.wasm_host(), artifact)
         options = {key: request.options[key] for key in RUN_OPTION_KEYS if request.options.get(key) is not None}
         origin = {"kind": "image", "ref": request.image} if request.image else (
             {"kind": "path", "ref": request.path} if request.path else {"kind": "code"})
