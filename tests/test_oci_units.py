@@ -38,7 +38,8 @@ def test_references():
     assert parse_reference("[::1]:5000/x:y").is_loopback
 
 
-@pytest.mark.parametrize("bad", ["", "oci://", "127.0.0.1:5000/UPPER:v1", "x@sha256:1234", "r.io/x:bad tag"])
+@pytest.mark.parametrize("bad", ["", "oci://", "127.0.0.1:5000/UPPER:v1", "x@sha256:1234", "r.io/x:bad tag",
+                                 "127.0.0.1:99999/x", "127.0.0.1:0/x", "127.0.0.1:abc/x", "[::1]:/x", "r.io:²/x"])
 def test_bad_references_are_usage_errors(bad):
     with pytest.raises(UsageError):
         parse_reference(bad)

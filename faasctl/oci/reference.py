@@ -77,6 +77,7 @@ def parse_reference(text: str) -> Reference:
     first, _, rest = raw.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         registry, path = first, rest
+        _check_port(registry, text)
     else:
         registry, path = DOCKER_HUB, raw
     tag = None
@@ -93,3 +94,14 @@ def parse_reference(text: str) -> Reference:
     if tag is None and digest is None:
         tag = DEFAULT_TAG
     return Reference(registry, path, tag, digest)
+
+
+def _check_port(registry: str, text: str) -> None:
+    """A registry's port, when it names one, is 1..65535: ``host:99999`` or ``host:abc`` is a typo
+    (exit 2), not a registry that cannot be reached (exit 7)."""
+    tail = registry[registry.find("]") + 1:] if registry.startswith("[") else registry
+    if ":" not in tail:
+        return
+    port = tail.rsplit(":", 1)[1]
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise UsageError(f"bad port {port!r} in OCI reference {text!r}", hint="a number from 1 to 65535")
