@@ -299,3 +299,28 @@ def test_push_refuses_bad_files(tmp_path, registry, home):
     assert done.code == 2 and "not a WebAssembly module" in done.stderr
     assert cli("push", str(tmp_path / "missing.wasm"), f"{registry.host}/bad:v1", env=home).code == 2
     assert os.environ.get("FAASCTL_HOME") != home["FAASCTL_HOME"]
+
+
+def test_unwritable_cache_is_one_line_and_exit_7(tmp_path, registry, home):
+    # a path component that is a file stands in for a read-only cache (the tests may run as root)
+    push_file(tmp_path, registry, home, "rocache:v1", "fine")
+    oci_dir(home).parent.mkdir(parents=True)
+    oci_dir(home).write_text("not a directory")
+    for args in (("pull", f"{registry.host}/rocache:v1"), ("run", f"oci://{registry.host}/rocache:v1")):
+        done = cli(*args, env=home)
+        assert done.code == 7, done.stderr
+        assert "cannot write the OCI cache" in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    done = cli("cache", "prune", "--all", env=home)  # never claims to have removed what it could not
+    assert done.code == 7 and "cannot prune the OCI cache" in done.stderr and oci_dir(home).is_file()
+    oci_dir(home).unlink()
+    # a cache whose record directory cannot be written: the blobs are fine, the pull still says why it failed
+    assert cli("pull", f"{registry.host}/rocache:v1", env=home).code == 0
+    resolved = oci_dir(home) / "resolved"
+    for record in resolved.iterdir():
+        record.unlink()
+    resolved.rmdir()
+    resolved.write_text("not a directory")
+    done = cli("pull", f"{registry.host}/rocache:v1", env=home)
+    assert done.code == 7 and "cannot write the OCI cache" in done.stderr, done.stderr
+    assert not list((oci_dir(home) / "blobs/sha256").glob(".partial-*"))

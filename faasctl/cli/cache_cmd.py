@@ -35,7 +35,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.cache_command == "ls":
         return _ls(args.format)
     if args.cache_command == "prune":
-        return _prune(args.all)
+        from faasctl.errors import ArtifactError
+
+        try:
+            return _prune(args.all)
+        except OSError as exc:  # a read-only or foreign-owned cache: say so instead of claiming success
+            raise ArtifactError(f"cannot prune the OCI cache in {_store().root}: {exc.strerror or exc}") from None
     raise UsageError("cache needs an action", hint="faasctl cache ls | faasctl cache prune")
 
 
@@ -73,7 +78,8 @@ def _prune(everything: bool) -> int:
     store = _store()
     if everything:
         size = sum(b.size for b in store.list())
-        shutil.rmtree(store.root, ignore_errors=True)
+        if store.root.exists():
+            shutil.rmtree(store.root)
         sys.stderr.write(f"removed the OCI cache ({size} bytes)\n")
         return 0
     removed = freed = 0

@@ -68,8 +68,11 @@ class BlobStore:
         Raises ``ArtifactError`` on a digest or size mismatch or when ``max_size`` is passed; the temp
         file is removed on every failure, including KeyboardInterrupt and errors from ``chunks``."""
         final = self.path(digest)
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".partial-", dir=self.blobs)
+        try:
+            self.blobs.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".partial-", dir=self.blobs)
+        except OSError as exc:
+            raise cache_write_error(exc, self.root) from None
         hasher = hashlib.sha256()
         size = 0
         try:
@@ -91,11 +94,13 @@ class BlobStore:
                 raise ArtifactError(f"digest mismatch for {label}: expected {digest}, the bytes hash to {actual} "
                                     "(the registry served tampered or corrupt content)")
             os.replace(tmp_name, final)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp_name)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError):  # network errors arrive as ArtifactError; this is the disk
+                raise cache_write_error(exc, self.root) from None
             raise
         return final
 
@@ -175,15 +180,26 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def cache_write_error(exc: OSError, root: Path) -> ArtifactError:
+    """A read-only, full or unwritable cache directory: one line naming it, not a traceback."""
+    return ArtifactError(f"cannot write the OCI cache in {root}: {exc.strerror or exc}",
+                         hint="check its permissions and free space, or point FAASCTL_HOME elsewhere")
+
+
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError as exc:
+        raise cache_write_error(exc, path.parent) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(doc, out, indent=1, sort_keys=True)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise cache_write_error(exc, path.parent) from None
         raise
 
 
