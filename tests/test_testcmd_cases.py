@@ -202,3 +202,22 @@ def test_aliases_within_the_budget_are_fine(tmp_path: Path) -> None:
             expect: {result: *shared}
         """)
     assert cases[0].expect.result == {"user": {"id": 7}}
+
+
+def test_merge_keys_override_without_being_duplicates(tmp_path: Path) -> None:
+    # YAML merge semantics: a key written in the mapping overrides the one <<: brings in
+    cases = load(tmp_path, """\
+        cases:
+          - &base {name: a, target: f.js, input: {n: 1}, expect: {result: {n: 1}}}
+          - <<: *base
+            name: b
+            input: {n: 2}
+            expect: {result: {n: 2}}
+          - <<: [*base, {name: ignored, input: {n: 9}, timeout: 1s}]
+            name: c
+        """)
+    assert [(c.name, c.input) for c in cases] == [("a", {"n": 1}), ("b", {"n": 2}), ("c", {"n": 1})]
+    assert cases[1].expect.result == {"n": 2} and cases[2].expect.result == {"n": 1}
+    # a key written twice in the mapping itself is still a duplicate, merge or not
+    assert load_error(tmp_path, "cases:\n  - &b {name: a, target: f.js}\n  - {<<: *b, name: c, name: d}\n") \
+        == "t.faas.yaml:3: duplicate key 'name'"

@@ -57,16 +57,23 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
     data.line = node.start_mark.line + 1
     data.key_lines = {}
     yield data
+    # flatten_mapping puts the pairs of ``<<: *anchor`` merges first; a key written in the mapping itself
+    # overrides a merged one (YAML merge semantics), so only keys written twice are duplicates
+    explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
+    merged = len(node.value) - explicit
+    written: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 None, None, "found an unhashable key", key_node.start_mark) from None
-        if key in data.key_lines:
-            raise DuplicateKey(key, key_node.start_mark.line + 1)
+        if index >= merged:
+            if key in written:
+                raise DuplicateKey(key, key_node.start_mark.line + 1)
+            written.add(key)
         data.key_lines[key] = key_node.start_mark.line + 1
         data[key] = loader.construct_object(value_node, deep=True)
 
