@@ -141,6 +141,12 @@ def test_bad_deploys_are_400(server, body, words):
 def test_bad_function_name_is_400(server):
     reply = server.request("PUT", "/v1/functions/..hidden", {"runtime": "js", "code": "1"})
     assert reply.status == 400 and "invalid function name" in reply.json()["error"]["message"]
+    # a 10,000-character name is not echoed back whole
+    for method, path, status in (("PUT", "/v1/functions/" + "a" * 10_000, 400),
+                                 ("POST", "/v1/functions/" + "a" * 10_000 + "/invoke", 404)):
+        reply = server.request(method, path, {"runtime": "js", "code": "1"})
+        message = reply.json()["error"]["message"]
+        assert reply.status == status and len(message) < 300 and "(10000 characters)" in message, message
 
 
 def test_deploy_from_a_local_path_and_delete(server, tmp_path):

@@ -61,6 +61,12 @@ class Outcome:
         return error["type"] if error else None
 
 
+def shown_name(name: Any) -> str:
+    """A client's function name as an error message quotes it: a 10,000-character name is cut short."""
+    text = repr(name)
+    return text if len(text) <= 140 else f"{text[:137]}... ({len(str(name))} characters)"
+
+
 def decode_base64(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
         raise UsageError(f"{what} must be a base64 string")
@@ -102,7 +108,7 @@ class Service:
     def deploy(self, request: DeployRequest) -> tuple[FunctionRecord, bool]:
         """Store a function; returns it and whether it is new. Raises ``FaasError`` for a bad request."""
         if not isinstance(request.name, str) or not NAME.match(request.name):
-            raise UsageError(f"invalid function name {request.name!r}",
+            raise UsageError(f"invalid function name {shown_name(request.name)}",
                              hint="use letters, digits, '.', '_' and '-', at most 128 characters")
         artifact = self._deploy_artifact(request)
         descriptor = self.engine.select_runtime(artifact, request.runtime)
@@ -151,7 +157,7 @@ class Service:
     def function(self, name: str) -> FunctionRecord:
         record = self.store.get_function(name)
         if record is None:
-            raise NotFoundError(f"no function named {name!r}")
+            raise NotFoundError(f"no function named {shown_name(name)}")
         return record
 
     def describe(self, record: FunctionRecord) -> dict[str, Any]:
@@ -171,7 +177,7 @@ class Service:
 
     def delete(self, name: str) -> None:
         if not self.store.delete_function(name):
-            raise NotFoundError(f"no function named {name!r}")
+            raise NotFoundError(f"no function named {shown_name(name)}")
 
     # -- invocations ------------------------------------------------------------------------------------
 
