@@ -23,7 +23,9 @@ WASI_WAT = """(module
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     directory = tmp_path_factory.mktemp("serve")
-    with Server(directory / "store.sqlite", "--workers", "2", "--max-timeout", "2s") as running:
+    allowed = str(tmp_path_factory.getbasetemp())  # path deploys of the tests' own files
+    options = ("--workers", "2", "--max-timeout", "2s", "--allow-path", allowed)
+    with Server(directory / "store.sqlite", *options) as running:
         running.request("PUT", "/v1/functions/hello", {"runtime": "js", "code": HELLO_JS})
         yield running
 
@@ -128,7 +130,9 @@ def test_unencodable_or_too_deep_json_is_400_not_500(server):
     ({"runtime": "js", "code": "1", "limits": {"cpu": 1}}, "unknown limit 'cpu'"),
     ({"runtime": "wasm", "code_base64": "%%%"}, "not valid base64"),
     ({"runtime": "js"}, "one of code, code_base64, path or image"),
-    ({"runtime": "js", "path": "/no/such/file.js"}, "no such file"),
+    ({"runtime": "js", "path": "/no/such/file.js"}, "outside the directories the server allows"),
+    ({"runtime": "python", "path": "/etc/passwd"}, "outside the directories the server allows"),
+    ({"runtime": "js", "path": "/dev/zero"}, "outside the directories the server allows"),
     ([1, 2], "must be a JSON object"),
 ])
 def test_bad_deploys_are_400(server, body, words):
@@ -147,6 +151,26 @@ def test_bad_function_name_is_400(server):
         reply = server.request(method, path, {"runtime": "js", "code": "1"})
         message = reply.json()["error"]["message"]
         assert reply.status == status and len(message) < 300 and "(10000 characters)" in message, message
+
+
+def test_path_deploys_take_only_regular_files_under_allowed_directories(server, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.js")
+    (tmp_path / "zero.js").symlink_to("/dev/zero")
+    (tmp_path / "missing.js").symlink_to(tmp_path / "nowhere.js")
+    for name, words in (("pipe.js", "not a regular file"), ("zero.js", "outside the directories"),
+                        ("missing.js", "not a regular file")):
+        reply = server.request("PUT", "/v1/functions/p", {"runtime": "js", "path": str(tmp_path / name)})
+        assert reply.status == 400 and words in reply.json()["error"]["message"], (name, reply.json())
+
+
+def test_path_deploys_are_off_without_allow_path(tmp_path):
+    with Server(tmp_path / "store.sqlite", "--workers", "1") as running:
+        script = tmp_path / "f.js"
+        script.write_text("return 1")
+        reply = running.request("PUT", "/v1/functions/f", {"runtime": "js", "path": str(script)})
+        assert reply.status == 400 and "--allow-path" in reply.json()["error"]["message"] + str(reply.json())
 
 
 def test_deploy_from_a_local_path_and_delete(server, tmp_path):

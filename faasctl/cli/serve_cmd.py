@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--retention", default="1h", metavar="DURATION",
                         help="how long invocation results stay readable (default 1h)")
     parser.add_argument("--max-body", default="16MiB", metavar="SIZE", help="largest request body (default 16MiB)")
+    parser.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                        help="let deploys name files under DIR on the server (repeatable; default: none)")
     parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
     add_limit_options(parser)
     maxima = parser.add_argument_group("maxima (per-function limits are clamped to these)")
@@ -120,7 +122,8 @@ def handle(args: argparse.Namespace) -> int:
     from faasctl.server.store import Store
 
     store = Store(store_path, options["retention"])
-    service = Service(engine, store, RunPool(options["workers"], args.queue), kv_path=str(store_path))
+    service = Service(engine, store, RunPool(options["workers"], args.queue), kv_path=str(store_path),
+                      allowed_paths=tuple(Path(p) for p in args.allow_path), max_source=options["max_body"])
     interrupted = service.recover()
     app = build_app(service, token=token, max_body=options["max_body"])
     _start_purger(store)

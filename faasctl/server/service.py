@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from faasctl.engine import Engine, artifact_from_bytes
@@ -84,10 +85,15 @@ def failure_envelope(function: str, runtime: str, error_type: str, message: str,
 
 
 class Service:
-    def __init__(self, engine: Engine, store: Store, pool: RunPool, kv_path: str | None = None) -> None:
+    def __init__(self, engine: Engine, store: Store, pool: RunPool, kv_path: str | None = None,
+                 allowed_paths: tuple[Path, ...] = (), max_source: int = 16 * 1024**2) -> None:
         self.engine = engine
         self.store = store
         self.pool = pool
+        # Server-side files a deploy may name: only regular files under these directories (--allow-path),
+        # so a client cannot read /etc/passwd or /dev/zero through a "path" deploy.
+        self.allowed_paths = tuple(p.resolve() for p in allowed_paths)
+        self.max_source = max_source
         self.metrics = Metrics()
         self.kv_path = kv_path
         self.started = time.time()
@@ -144,6 +150,8 @@ class Service:
         target = request.path if request.path is not None else request.image
         if not isinstance(target, str) or not target:
             raise UsageError("path and image must be non-empty strings")
+        if request.path is not None:
+            target = str(self._allowed_file(target))
         if request.image is not None and not target.startswith("oci://"):
             target = "oci://" + target
         try:
@@ -153,6 +161,20 @@ class Service:
         if request.filename:
             artifact = artifact_from_bytes(request.filename, artifact.source, media_type=artifact.media_type)
         return artifact
+
+    def _allowed_file(self, text: str) -> Path:
+        """A deploy's server-side path, if the server allows it: a regular file under --allow-path."""
+        if not self.allowed_paths:
+            raise UsageError("deploying from a path on the server is off",
+                             hint="send the code instead, or start the server with --allow-path DIR")
+        path = Path(text).resolve()
+        if not any(path.is_relative_to(directory) for directory in self.allowed_paths):
+            raise UsageError(f"{shown_name(text)} is outside the directories the server allows (--allow-path)")
+        if not path.is_file():
+            raise UsageError(f"{shown_name(text)} is not a regular file")
+        if path.stat().st_size > self.max_source:
+            raise UsageError(f"{shown_name(text)} is larger than the largest request body")
+        return path
 
     def function(self, name: str) -> FunctionRecord:
         record = self.store.get_function(name)
