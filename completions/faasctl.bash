@@ -97,7 +97,7 @@ _faasctl() {
             COMPREPLY=($(compgen -W "ls prune" -- "$cur")); return 0
             ;;
         serve)
-            opts="-h --help --host --port --store --workers --queue --token --retention --max-body --config --timeout --memory --fuel --max-output --max-timeout --max-memory --max-fuel --max-max-output"
+            opts="-h --help --host --port --store --workers --queue --token --retention --max-body --allow-path --config --timeout --memory --fuel --max-output --max-timeout --max-memory --max-fuel --max-max-output"
             case "$prev" in
                 --host) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
                 --port) COMPREPLY=(); return 0 ;;
@@ -107,6 +107,7 @@ _faasctl() {
                 --token) COMPREPLY=(); return 0 ;;
                 --retention) COMPREPLY=(); return 0 ;;
                 --max-body) COMPREPLY=(); return 0 ;;
+                --allow-path) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
                 --timeout) COMPREPLY=(); return 0 ;;
                 --memory) COMPREPLY=(); return 0 ;;

@@ -78,6 +78,7 @@ complete -c faasctl -n '__fish_seen_subcommand_from serve' -l queue -x -d 'invoc
 complete -c faasctl -n '__fish_seen_subcommand_from serve' -l token -x -d 'bearer token required on every route but /healthz (or FAASCTL_TOKEN)'
 complete -c faasctl -n '__fish_seen_subcommand_from serve' -l retention -x -d 'how long invocation results stay readable (default 1h)'
 complete -c faasctl -n '__fish_seen_subcommand_from serve' -l max-body -x -d 'largest request body (default 16MiB)'
+complete -c faasctl -n '__fish_seen_subcommand_from serve' -l allow-path -r -F -d 'let deploys name files under DIR on the server (repeatable; default: none)'
 complete -c faasctl -n '__fish_seen_subcommand_from serve' -l config -r -F -d 'config file (default: ./faasctl.yaml, then user config)'
 complete -c faasctl -n '__fish_seen_subcommand_from serve' -l timeout -x -d 'wall-clock limit of one run (default 30s)'
 complete -c faasctl -n '__fish_seen_subcommand_from serve' -l memory -x -d 'guest memory limit (default 256MiB)'
