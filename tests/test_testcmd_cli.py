@@ -169,3 +169,11 @@ def test_runner_shares_one_engine_across_parallel_cases(suite: Path, engine) -> 
     outcomes = run_cases(engine, cases, jobs=3, on_done=seen.append)
     assert [o.status for o in outcomes] == ["passed"] * 9
     assert [o.case for o in seen] == cases  # reported in case order even when run in parallel
+
+
+@pytest.mark.parametrize("target", ["", "missing-dir/report.xml", "."])
+def test_unwritable_junit_path_is_refused_before_any_case_runs(suite: Path, target: str) -> None:
+    result = run_cli("test", "--junit", target, cwd=suite)
+    assert result.code == 2
+    assert "cannot write JUnit report" in result.stderr
+    assert "passed" not in result.stdout  # nothing ran

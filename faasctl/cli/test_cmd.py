@@ -111,6 +111,8 @@ def handle(args: argparse.Namespace) -> int:
         for case in cases:
             sys.stdout.write(f"{case.id}\n")
         return 0
+    if args.junit is not None:
+        junit.check_writable(args.junit)
     engine = build_engine(args)
     check_runtimes(engine, cases)
     terminal = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -120,6 +122,6 @@ def handle(args: argparse.Namespace) -> int:
 
     outcomes = _run_interruptibly(lambda: run_cases(engine, cases, args.jobs, reporter.case_done))
     reporter.finish(outcomes, time.perf_counter() - started)
-    if args.junit:
+    if args.junit is not None:
         junit.write(args.junit, outcomes)
     return 0 if all(o.ok for o in outcomes) else 1

@@ -78,6 +78,21 @@ def _error_type(outcome: CaseOutcome) -> str:
     return "AssertionError" if outcome.status == "failed" else "FaasError"
 
 
+def check_writable(path: str) -> None:
+    """Fail before any case runs when the report could not be written afterwards (a usage error then
+    would hide the suite's own result)."""
+    import os
+
+    from faasctl.errors import UsageError
+
+    target = Path(path)
+    if not path or target.is_dir():
+        raise UsageError(f"cannot write JUnit report {path!r}: give a file name")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"cannot write JUnit report {path}: its directory is missing or not writable")
+
+
 def write(path: str, outcomes: list[CaseOutcome]) -> None:
     from faasctl.errors import UsageError
 
