@@ -18,7 +18,11 @@ class FunctionInput(NamedTuple):
 
     @classmethod
     def of(cls, value: Any) -> FunctionInput:
-        return cls(value, json.dumps(value, ensure_ascii=False))
+        """Refuses NaN and infinity (a YAML ``.inf``, a Python float): guests' JSON parsers reject them."""
+        try:
+            return cls(value, json.dumps(value, ensure_ascii=False, allow_nan=False))
+        except ValueError:
+            raise InputError("the input holds NaN or infinity, which JSON cannot represent") from None
 
 
 EMPTY_INPUT = FunctionInput({}, "{}")
@@ -31,7 +35,7 @@ def parse_json_input(text: str, source: str) -> Any:
         return loads_strict(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"invalid JSON in {source}: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            f"invalid JSON in {source}: {exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}",
             hint=TEXT_HINT,
         ) from None
     except ValueError as exc:

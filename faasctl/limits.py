@@ -15,6 +15,10 @@ _SIZE_UNITS = {
     "m": 1024**2, "mb": 1000**2, "mib": 1024**2,
     "g": 1024**3, "gb": 1000**3, "gib": 1024**3,
 }
+# Larger values mean "no limit" in practice and overflow the timers and allocators below them (time_t,
+# thread waits, C sizes), so they are clamped rather than refused.
+MAX_DURATION = 1e9  # seconds, about 31 years
+MAX_SIZE = 2**63 - 1
 _NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -32,7 +36,9 @@ def parse_duration(text: str | float | int) -> float:
         value = float(match.group(1)) * _DURATION_UNITS[unit]
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"invalid duration {text!r}: it must be positive")
-    return value
+    if value < 0.001:
+        raise UsageError(f"invalid duration {text!r}: the shortest is 1ms")
+    return min(value, MAX_DURATION)
 
 
 def parse_size(text: str | int) -> int:
@@ -49,7 +55,7 @@ def parse_size(text: str | int) -> int:
         value = int(float(match.group(1)) * _SIZE_UNITS[unit])
     if value <= 0:
         raise UsageError(f"invalid size {text!r}: it must be positive")
-    return value
+    return min(value, MAX_SIZE)
 
 
 def parse_fuel(text: str | int | None) -> int | None:

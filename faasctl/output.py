@@ -23,6 +23,8 @@ def _reject_constant(name: str) -> Any:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A float that overflows to infinity: a three-digit exponent or 309+ digits (1e999 parses as inf).
+_HUGE_NUMBER = re.compile(r"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
 
 
 def loads_strict(text: str) -> Any:
@@ -34,12 +36,14 @@ def loads_strict(text: str) -> Any:
         value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(text):  # rare: only then pay for a full check
+    if _SURROGATE_ESCAPE.search(text) or _HUGE_NUMBER.search(text):  # rare: only then pay for a full check
         try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
+            json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
         except UnicodeEncodeError as exc:
             code = ord(exc.object[exc.start])
             raise ValueError(f"\\u{code:04x} is a lone UTF-16 surrogate, not a character") from None
+        except ValueError:
+            raise ValueError("a number is too large (it overflows to infinity)") from None
         except RecursionError:
             raise ValueError("nested too deeply") from None
     return value

@@ -29,7 +29,7 @@ def __faasctl_main():
         object_pairs_hook = None
         parse_float = float
         parse_int = int
-        parse_constant = reject_constant
+        parse_constant = staticmethod(reject_constant)
         memo = {}
 
     def fail_default(value):
