@@ -32,6 +32,7 @@ from faasctl.lua import protocol, source_check
 from faasctl.lua.prelude import PRELUDE
 
 FUEL_STEP = 1000  # instructions between fuel hook calls
+ORPHAN_CHECK = 0.5  # seconds between the watchdog's checks that the host is still alive
 HARD_GRACE = 1.0  # seconds after the deadline at which SIGALRM kills this process outright
 CACHE_ENTRIES = 256
 CACHE_BYTES = 32 * 1024 * 1024
@@ -84,6 +85,7 @@ class Watchdog(threading.Thread):
         self.cond = threading.Condition()
         self.deadline: float | None = None
         self.run_ref: Run | None = None
+        self.parent = os.getppid()
 
     def arm(self, run: Run, deadline: float) -> None:
         with self.cond:
@@ -101,7 +103,11 @@ class Watchdog(threading.Thread):
                     self.cond.wait()
                 remaining = self.deadline - time.monotonic()
                 if remaining > 0:
-                    self.cond.wait(remaining)
+                    # Wake now and then: a host killed mid-run (SIGINT or SIGTERM to faasctl alone) must
+                    # not leave this process spinning until a deadline minutes away.
+                    self.cond.wait(min(remaining, ORPHAN_CHECK))
+                    if os.getppid() != self.parent:
+                        os._exit(0)
                     continue
                 target = self.run_ref
             if target is not None and self.finisher.finish(target, ("Timeout", ""), exiting=True):

@@ -59,7 +59,9 @@ local function path_text(path, n)
   local parts = {"$"}
   for i = 1, n do
     local key = path[i]
-    if type(key) == "number" then
+    if n > 12 and i > 5 and i <= n - 5 then  -- a deep path keeps its ends: one line, not kilobytes
+      if i == 6 then parts[#parts + 1] = "..." end
+    elseif type(key) == "number" then
       parts[#parts + 1] = "[" .. tostring(key) .. "]"
     elseif string_find(key, "^[%a_][%w_]*$") then
       parts[#parts + 1] = "." .. key

@@ -135,6 +135,7 @@ class InterpreterRuntime:
             source = artifact.source.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
+        source = source.removeprefix("\ufeff")  # a byte-order mark from a Windows editor; CPython rejects it
         if "\0" in source:
             raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
         module, load_ms = self._module(metered=invocation.limits.fuel is not None)

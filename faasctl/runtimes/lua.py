@@ -63,7 +63,8 @@ class LuaRuntime:
             "fuel": limits.fuel,
             "max_output": limits.max_output,
         }
-        blobs = [artifact.source, invocation.input.json_text.encode("utf-8", "surrogatepass")]
+        source = artifact.source.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark; Lua's load rejects it
+        blobs = [source, invocation.input.json_text.encode("utf-8", "surrogatepass")]
         worker, cold_ms = self.pool.acquire()
         try:
             reply, output = worker.run(header, blobs, limits.timeout, self._call_handler(invocation))

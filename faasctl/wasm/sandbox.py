@@ -340,6 +340,9 @@ class Sandbox:
         near = peak is not None and peak + max(2 * PAGE, self.limits.memory // 16) > self.limits.memory
         if error is not None and error.type == "Trap" and near:
             error = memory_limit_error(self.limits)
+        if error is not None and instance is None and "exceeds memory limits" in (error.detail or ""):
+            # wasmtime refused the module's initial memory: the limit is below what it needs to start
+            error = memory_limit_error(self.limits)._replace(detail=error.detail)
         outcome = SandboxOutcome(
             exit_code=exit_code,
             stdout=bytes(self.stdout),
