@@ -176,3 +176,25 @@ def test_python_guest_refuses_a_non_json_constant_with_its_own_message(engine, t
     result = engine.run(str(script), FunctionInput(None, "NaN"))
     assert result.error is not None and "NaN is not JSON" in (result.error.detail or "")
     assert json.loads(json.dumps(result.to_dict()))["ok"] is False
+
+
+# -- standard output --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["closed", "full"])
+def test_unwritable_stdout_is_one_line_not_a_crash(tmp_path, how):
+    script = tmp_path / "one.js"
+    script.write_text("return {a: 1}")
+    exe = Path(sys.executable).with_name("faasctl")
+    for fmt in ("result", "json"):
+        command = [str(exe), "run", str(script), "--format", fmt]
+        if how == "closed":
+            proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                                  preexec_fn=lambda: os.close(1))  # as `faasctl run ... >&-`
+        else:
+            with open("/dev/full", "wb") as full:
+                proc = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, err
+        assert "cannot write the result" in _one_error_line(err)
+        assert "internal error" not in err

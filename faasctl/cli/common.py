@@ -90,12 +90,12 @@ def render_result(result: Result, fmt: str, quiet: bool) -> int:
     from faasctl.errors import exit_code_for
 
     if fmt == "json":
-        write_json(result.to_dict())
+        _to_stdout(lambda: write_json(result.to_dict()))
     else:
         if not quiet:
             render_logs(result.logs)
         if result.ok:
-            _write_result(result.result)
+            _to_stdout(lambda: _write_result(result.result))
     if result.error is not None:
         if fmt != "json" or not quiet:
             from faasctl.cli.main import _error_line
@@ -103,6 +103,22 @@ def render_result(result: Result, fmt: str, quiet: bool) -> int:
             _error_line(f"{result.error.type}: {result.error.message}", result.error.type)
         return exit_code_for(result.error.type)
     return 0
+
+
+def _to_stdout(write: Any) -> None:
+    """A closed (``>&-``) or full (``>/dev/full``) stdout is one line and exit 2, not a crash; a reader
+    that went away (``| head``) stays the BrokenPipeError that ``main`` treats as success."""
+    from faasctl.errors import UsageError
+
+    if sys.stdout is None:
+        raise UsageError("cannot write the result: standard output is closed")
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write the result to standard output: {exc.strerror or exc}") from None
 
 
 def _write_result(value: Any) -> None:

@@ -197,7 +197,7 @@ def entry() -> None:
     code = main()
     try:
         sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
+    except (OSError, ValueError, AttributeError):  # a reader gone, a full disk, stdout closed (None)
         pass
     try:
         sys.stderr.flush()
