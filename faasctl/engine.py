@@ -171,7 +171,9 @@ class Engine:
         artifact = target if isinstance(target, Artifact) else self.resolve(target)
         descriptor = self.select_runtime(artifact, runtime)
         adapter = self.runtime(descriptor.name)
-        invocation = Invocation(artifact, input, self.limits_for(descriptor, limits), options or RunOptions())
+        options = options or RunOptions()
+        _check_accepted(descriptor, options)
+        invocation = Invocation(artifact, input, self.limits_for(descriptor, limits), options)
         started = time.perf_counter()
         try:
             execution = adapter.execute(invocation)
@@ -199,6 +201,18 @@ class Engine:
         if parsed.error:
             return Result(error=RunError("InvalidOutput", parsed.error), **common)
         return Result(result=parsed.result, output_type=parsed.output_type, **common)
+
+
+def _check_accepted(descriptor: RuntimeDescriptor, options: RunOptions) -> None:
+    """Options a runtime would silently ignore are usage errors (``--dir`` means nothing to JavaScript).
+    ``kv_path`` is an environment setting (the server passes its store to every run), not checked."""
+    from faasctl.registry import OPTION_FLAGS
+
+    given = [name for name in OPTION_FLAGS if name != "kv_path" and getattr(options, name)]
+    refused = [OPTION_FLAGS[name] for name in given if name not in descriptor.accepts]
+    if refused:
+        raise UsageError(f"the {descriptor.name} runtime does not take {', '.join(refused)}",
+                         hint="those options are for WebAssembly modules")
 
 
 def make_compile_notice(write: Callable[[str], None]) -> CompileNotice:

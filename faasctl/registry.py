@@ -15,6 +15,9 @@ from faasctl.errors import ArtifactError, UsageError
 from faasctl.files import read_json, write_json_atomic
 
 REQUIRED = ("name", "adapter", "endings")
+# RunOptions fields a descriptor may accept, and the command-line spelling used in messages about them.
+OPTION_FLAGS = {"invoke": "--invoke", "args": "ARGS/--arg", "abi": "--abi", "wasi_args": "--wasi-args",
+                "dirs": "--dir", "env": "--env", "kv_path": "--kv"}
 # The descriptors shipped inside the package (package data of faasctl.runtimes). Located beside this
 # module rather than through importlib.resources, whose readers import zipfile and cost ~6 ms.
 PACKAGED_RUNTIMES = Path(__file__).resolve().parent / "runtimes"
@@ -31,6 +34,7 @@ class RuntimeDescriptor(NamedTuple):
     binary: dict[str, Any] | None = None
     limits: dict[str, Any] = {}
     settings: dict[str, Any] = {}
+    accepts: tuple[str, ...] = ()  # RunOptions a runtime honours beyond the input, limits and output_json
     source_file: str = ""
 
     def adapter_class(self) -> type:
@@ -60,11 +64,14 @@ def descriptor_from_mapping(data: Any, source: str) -> RuntimeDescriptor:
         raise ArtifactError(f"runtime descriptor {source}: unknown keys {', '.join(unknown)}")
     if not isinstance(data["adapter"], str) or ":" not in data["adapter"]:
         raise ArtifactError(f"runtime descriptor {source}: adapter must be 'module:Class'")
-    for key in ("endings", "aliases", "media_types"):
+    for key in ("endings", "aliases", "media_types", "accepts"):
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ArtifactError(f"runtime descriptor {source}: {key} must be a list of strings")
     endings = data["endings"]
+    unknown_options = sorted(set(data.get("accepts", [])) - set(OPTION_FLAGS))
+    if unknown_options:
+        raise ArtifactError(f"runtime descriptor {source}: accepts unknown options {', '.join(unknown_options)}")
     if not all(e.startswith(".") for e in endings):
         raise ArtifactError(f"runtime descriptor {source}: endings must start with '.'")
     binary = data.get("binary")
@@ -81,6 +88,7 @@ def descriptor_from_mapping(data: Any, source: str) -> RuntimeDescriptor:
         binary=binary,
         limits=dict(data.get("limits") or {}),
         settings=dict(data.get("settings") or {}),
+        accepts=tuple(data.get("accepts", [])),
         source_file=source,
     )
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import EXAMPLES, run_cli
+from runners import run_source
 
 from faasctl.errors import InputError, UsageError
 from faasctl.inputs import FunctionInput, build_input
@@ -198,3 +199,29 @@ def test_unwritable_stdout_is_one_line_not_a_crash(tmp_path, how):
         assert proc.returncode == 2, err
         assert "cannot write the result" in _one_error_line(err)
         assert "internal error" not in err
+
+
+@pytest.mark.parametrize(("name", "source", "expected"), [
+    ("shebang.js", "#!/usr/bin/env node\nreturn 6 * 7\n", 42),
+    ("shebang.mjs", "#!/usr/bin/env node\nexport default () => 42\n", 42),
+    ("shebang.py", "#!/usr/bin/env python3\nreturn 6 * 7\n", 42),
+    ("shebang.lua", "#!/usr/bin/env lua\nreturn 6 * 7\n", 42),
+])
+def test_a_shebang_line_is_accepted(engine, name, source, expected):
+    result = run_source(engine, source, name)
+    assert result.ok, result.error
+    assert result.result == expected
+
+
+def test_shebang_keeps_line_numbers(engine):
+    result = run_source(engine, "#!/usr/bin/env node\n\nthrow new Error('third line')\n", "lines.js")
+    assert "lines.js:3" in result.error.detail
+
+
+@pytest.mark.parametrize("args", [["--dir", "/etc"], ["--env", "A=1"], ["--invoke", "f"], ["--abi", "core"],
+                                  ["--wasi-args", "json"], ["--arg", "x"], ["1", "2"]])
+def test_webassembly_options_are_refused_by_script_runtimes(args):
+    result = run_cli("run", str(EXAMPLES / "hello.js"), *args)
+    assert result.code == 2 and "the js runtime does not take" in result.stderr, result.stderr
+    lua = run_cli("run", str(EXAMPLES / "hello.lua"), *args)
+    assert lua.code == 2 and "the lua runtime does not take" in lua.stderr

@@ -133,3 +133,9 @@ def test_warm_cache_loads_without_compiling(tmp_path):
     run_source(second, "return 1", "a.js")
     assert len(notices) == 1  # the second engine loaded the cached module
     assert second.wasm_host().is_cached(second.registry.get("js").binary["sha256"])
+
+
+def test_descriptor_accepts_only_known_run_options():
+    with pytest.raises(ArtifactError) as info:
+        descriptor_from_mapping({"name": "x", "adapter": "a:B", "endings": [".x"], "accepts": ["teleport"]}, "d.yaml")
+    assert "accepts unknown options teleport" in info.value.message

@@ -136,6 +136,8 @@ class InterpreterRuntime:
         except UnicodeDecodeError as exc:
             raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
         source = source.removeprefix("\ufeff")  # a byte-order mark from a Windows editor; CPython rejects it
+        if source.startswith("#!"):  # a shebang line (`#!/usr/bin/env node`): blanked, keeping line numbers
+            source = source[source.find("\n"):] if "\n" in source else ""
         if "\0" in source:
             raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
         module, load_ms = self._module(metered=invocation.limits.fuel is not None)

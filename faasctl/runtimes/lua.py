@@ -64,6 +64,8 @@ class LuaRuntime:
             "max_output": limits.max_output,
         }
         source = artifact.source.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark; Lua's load rejects it
+        if source.startswith(b"#"):  # a shebang line, skipped as lua(1) does, keeping line numbers
+            source = source[source.find(b"\n"):] if b"\n" in source else b""
         blobs = [source, invocation.input.json_text.encode("utf-8", "surrogatepass")]
         worker, cold_ms = self.pool.acquire()
         try:
