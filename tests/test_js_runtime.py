@@ -206,3 +206,5 @@ def test_mjs_syntax_error_is_a_function_error(engine):
     result = run_source(engine, "export default function ( {", "bad.mjs")
     assert result.error.type == "FunctionError"
     assert "SyntaxError" in result.error.message
+    later = run_source(engine, "export default (x) => x;\nlet q = (;\n", "later.mjs")
+    assert "later.mjs:2" in later.error.message + (later.error.detail or ""), later.error

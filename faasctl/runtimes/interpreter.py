@@ -10,6 +10,7 @@ raw log lines (messages from the interpreter itself).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +160,10 @@ class InterpreterRuntime:
         sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
         runner = _reactor_entry(argv) if entry == "reactor" else _command_entry
         outcome = sandbox.run(module, runner, label=self.descriptor.name)
-        return self._execution(outcome, invocation, load_ms)
+        return self._execution(outcome, invocation, load_ms, span)
 
-    def _execution(self, outcome: SandboxOutcome, invocation: Invocation, load_ms: float | None) -> Execution:
+    def _execution(self, outcome: SandboxOutcome, invocation: Invocation, load_ms: float | None,
+                   span: str = "0:0") -> Execution:
         logs, record = parse_guest_stderr(outcome.stderr)
         error = outcome.error
         if error is None and record is not None:
@@ -169,7 +171,7 @@ class InterpreterRuntime:
                              record.get("detail"))
         elif error is None and outcome.exit_code:
             # No record: the interpreter itself failed (e.g. a syntax error in an inline module).
-            raw = [line for line in logs if line.strip()]
+            raw = [_inline_location(line, span, invocation.artifact.name) for line in logs if line.strip()]
             if raw:
                 error = RunError("FunctionError", raw[0], "\n".join(raw))
         return to_execution(outcome, invocation.limits, logs, error, load_ms, self._settings.get("oom_markers", ()))
@@ -178,6 +180,23 @@ class InterpreterRuntime:
         binary = self.descriptor.binary or {}
         digest = str(binary.get("sha256", ""))
         return {"digest": digest, "cached": self.context.wasm_host().is_cached(digest)}
+
+
+_CMDLINE = re.compile(r"<cmdline>:(\d+)")
+
+
+def _inline_location(line: str, span: str, filename: str) -> str:
+    """Map ``<cmdline>:N`` in the interpreter's own messages back to the inlined source's file and line
+    (``span`` is ``start:count`` of the source within ``<cmdline>``)."""
+    start, count = (int(x) for x in span.split(":"))
+    if not count:
+        return line
+
+    def mapped(match: re.Match[str]) -> str:
+        number = int(match.group(1)) - start + 1
+        return f"{filename}:{number}" if 1 <= number <= count else match.group(0)
+
+    return _CMDLINE.sub(mapped, line)
 
 
 def _command_entry(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:
