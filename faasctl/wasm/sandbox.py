@@ -205,40 +205,34 @@ class Sandbox:
 
     def _watch_stdio(self) -> None:
         """Ticker callback: keep the first ``max_output`` bytes of each stream, drop the rest."""
-        for name, buffer in (("stdout", self.stdout), ("stderr", self.stderr)):
-            path = os.path.join(self._stdio_dir, name)
-            try:
-                if os.path.getsize(path) <= self.limits.max_output:
-                    continue
-                if not buffer:
-                    with open(path, "rb") as handle:
-                        buffer.extend(handle.read(self.limits.max_output))
-                if name == "stdout":
-                    self.stop_reason = "output"
-                else:
-                    self.logs_truncated = True
-                os.truncate(path, 0)
-            except OSError:
-                pass
+        self._drain_stdio(truncate=True)
 
     def _collect_native_stdio(self) -> None:
         import shutil
 
+        self._drain_stdio(truncate=False)
+        shutil.rmtree(self._stdio_dir, ignore_errors=True)
+
+    def _drain_stdio(self, truncate: bool) -> None:
+        """Take the first ``max_output`` bytes of each stdio file and flag a stream that went past it;
+        while the run goes on (``truncate``), empty a file past the cap so a flood cannot fill the disk."""
         for name, buffer in (("stdout", self.stdout), ("stderr", self.stderr)):
             path = os.path.join(self._stdio_dir, name)
             try:
-                size = os.path.getsize(path)
+                over = os.path.getsize(path) > self.limits.max_output
+                if truncate and not over:
+                    continue
                 if not buffer:
                     with open(path, "rb") as handle:
                         buffer.extend(handle.read(self.limits.max_output))
-                if size > self.limits.max_output:
-                    if name == "stdout":
-                        self.stop_reason = "output"
-                    else:
-                        self.logs_truncated = True
+                if over and name == "stdout":
+                    self.stop_reason = "output"
+                elif over:
+                    self.logs_truncated = True
+                if truncate:
+                    os.truncate(path, 0)
             except OSError:
                 pass
-        shutil.rmtree(self._stdio_dir, ignore_errors=True)
 
     def _capture(self, fd: int, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> int:
         sink = self.stdout if fd == 1 else self.stderr
