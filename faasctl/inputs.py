@@ -29,17 +29,17 @@ EMPTY_INPUT = FunctionInput({}, "{}")
 TEXT_HINT = "pass --text to take the input as a plain string"
 
 
-def parse_json_input(text: str, source: str) -> Any:
-    """Parse input JSON; the error names the source, line and column and suggests ``--text``."""
+def parse_json_input(text: str, source: str, hint: str | None = TEXT_HINT) -> Any:
+    """Parse input JSON; the error names the source, line and column and (on the CLI) suggests ``--text``."""
     try:
         return loads_strict(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"invalid JSON in {source}: {exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}",
-            hint=TEXT_HINT,
+            hint=hint,
         ) from None
     except ValueError as exc:
-        raise InputError(f"invalid JSON in {source}: {exc}", hint=TEXT_HINT) from None
+        raise InputError(f"invalid JSON in {source}: {exc}", hint=hint) from None
 
 
 def parse_param(pair: str) -> tuple[str, Any]:

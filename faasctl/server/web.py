@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faasctl.errors import FaasError, InputError
-from faasctl.output import loads_strict
+from faasctl.inputs import parse_json_input
 from faasctl.server.problems import TOO_LARGE, UNAUTHORIZED, HTTPProblem, status_for_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -53,13 +53,7 @@ async def read_json(request: Request, empty: Any = None) -> Any:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"the request body is not valid UTF-8 (byte offset {exc.start})") from None
-    try:
-        return loads_strict(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON in the request body: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from None
-    except ValueError as exc:
-        raise InputError(f"invalid JSON in the request body: {exc}") from None
+    return parse_json_input(text, "the request body", hint=None)
 
 
 def error_parts(exc: BaseException) -> tuple[int, str, str]:
