@@ -100,7 +100,7 @@ def render_result(result: Result, fmt: str, quiet: bool) -> int:
         if fmt != "json" or not quiet:
             from faasctl.cli.main import _error_line
 
-            _error_line(f"{result.error.type}: {result.error.message}", result.error.type)
+            _error_line(f"{result.error.type}: {result.error.message}")
         return exit_code_for(result.error.type)
     return 0
 

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return int(args.handler(args) or 0)
     except FaasError as exc:
-        _error_line(exc.one_line(), exc.type_name)
+        _error_line(exc.one_line())
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("faasctl: interrupted\n")
@@ -154,11 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         return 70
 
 
-def _error_line(message: str, type_name: str) -> None:
+def _error_line(message: str) -> None:
     color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
     prefix = "\033[31mfaasctl: error:\033[0m" if color else "faasctl: error:"
     sys.stderr.write(f"{prefix} {message}\n")
-    del type_name
 
 
 def _silence_stdout() -> None:
