@@ -52,28 +52,59 @@ class DuplicateKey(Exception):
         self.line = line
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _merge_sources(loader: _Loader, node: yaml.Node) -> list[dict[Any, Any]]:
+    """The mappings a ``<<:`` value brings in, earliest first (the earliest wins).
+
+    Done here rather than by PyYAML's ``flatten_mapping``, whose precedence for ``<<: [*a, *b]`` changed
+    between 6.0.x releases: the YAML merge-key spec says earlier mappings override later ones."""
+    if isinstance(node, yaml.MappingNode):
+        nodes: list[yaml.Node] = [node]
+    elif isinstance(node, yaml.SequenceNode):
+        nodes = list(node.value)
+    else:
+        nodes = [node]
+    sources = []
+    for item in nodes:
+        if not isinstance(item, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"<< merges mappings only, found {item.id}", item.start_mark)
+        sources.append(loader.construct_object(item, deep=True))
+    return sources
+
+
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
     data = MarkedDict()
     data.line = node.start_mark.line + 1
     data.key_lines = {}
     yield data
-    # flatten_mapping puts the pairs of ``<<: *anchor`` merges first; a key written in the mapping itself
-    # overrides a merged one (YAML merge semantics), so only keys written twice are duplicates
-    explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
-    loader.flatten_mapping(node)
-    merged = len(node.value) - explicit
+    merged: dict[Any, Any] = {}
+    merged_lines: dict[Any, int] = {}
+    explicit: list[tuple[yaml.Node, yaml.Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE_TAG:
+            explicit.append((key_node, value_node))
+            continue
+        for source in reversed(_merge_sources(loader, value_node)):
+            merged.update(source)
+            lines = getattr(source, "key_lines", {})
+            merged_lines.update({key: lines.get(key, key_node.start_mark.line + 1) for key in source})
+    data.update(merged)
+    data.key_lines.update(merged_lines)
+    # a key written in the mapping itself overrides a merged one; only keys written twice are duplicates
     written: set[Any] = set()
-    for index, (key_node, value_node) in enumerate(node.value):
+    for key_node, value_node in explicit:
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 None, None, "found an unhashable key", key_node.start_mark) from None
-        if index >= merged:
-            if key in written:
-                raise DuplicateKey(key, key_node.start_mark.line + 1)
-            written.add(key)
+        if key in written:
+            raise DuplicateKey(key, key_node.start_mark.line + 1)
+        written.add(key)
         data.key_lines[key] = key_node.start_mark.line + 1
         data[key] = loader.construct_object(value_node, deep=True)
 
