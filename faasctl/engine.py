@@ -208,6 +208,14 @@ def _check_accepted(descriptor: RuntimeDescriptor, options: RunOptions) -> None:
     ``kv_path`` is an environment setting (the server passes its store to every run), not checked."""
     from faasctl.registry import OPTION_FLAGS
 
+    for name in ("invoke", "args", "env", "dirs"):
+        values = getattr(options, name)
+        for value in (values,) if isinstance(values, str) else values or ():
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:  # undecodable bytes in argv arrive as lone surrogates
+                    raise UsageError(f"{OPTION_FLAGS.get(name, name)} value {value!r} is not valid UTF-8") from None
     given = [name for name in OPTION_FLAGS if name != "kv_path" and getattr(options, name)]
     refused = [OPTION_FLAGS[name] for name in given if name not in descriptor.accepts]
     if refused:

@@ -18,11 +18,15 @@ class FunctionInput(NamedTuple):
 
     @classmethod
     def of(cls, value: Any) -> FunctionInput:
-        """Refuses NaN and infinity (a YAML ``.inf``, a Python float): guests' JSON parsers reject them."""
+        """Refuses NaN and infinity (a YAML ``.inf``, a Python float): guests' JSON parsers reject them;
+        and text that is not Unicode (an argument's undecodable bytes arrive as lone surrogates), which
+        no guest could be handed."""
         try:
-            return cls(value, json.dumps(value, ensure_ascii=False, allow_nan=False))
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
         except ValueError:
             raise InputError("the input holds NaN or infinity, which JSON cannot represent") from None
+        _require_utf8(text, "the input")
+        return cls(value, text)
 
 
 EMPTY_INPUT = FunctionInput({}, "{}")
@@ -51,6 +55,15 @@ def parse_param(pair: str) -> tuple[str, Any]:
         return key, loads_strict(raw)
     except ValueError:
         return key, raw
+
+
+def _require_utf8(text: str, source: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raw = text[exc.start].encode("utf-8", "surrogateescape") if "\udc80" <= text[exc.start] <= "\udcff" else b""
+        what = f"byte 0x{raw[0]:02x}" if raw else f"lone surrogate \\u{ord(text[exc.start]):04x}"
+        raise InputError(f"{source} is not valid UTF-8 ({what} at character {exc.start})") from None
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -93,6 +106,7 @@ def build_input(
         source = f"input file {file_name or '-'}"
         raw = _decode(file_bytes, source)
     elif data is not None:
+        _require_utf8(data, "--data")
         source, raw = "--data", data
     elif stdin_bytes:
         source, raw = "standard input", _decode(stdin_bytes, "standard input")

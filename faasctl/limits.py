@@ -19,6 +19,8 @@ _SIZE_UNITS = {
 # thread waits, C sizes), so they are clamped rather than refused.
 MAX_DURATION = 1e9  # seconds, about 31 years
 MAX_SIZE = 2**63 - 1
+# wasmtime keeps fuel in a signed 64-bit counter: a larger budget wrapped round and was exhausted at once.
+MAX_FUEL = 2**63 - 1
 _NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -59,14 +61,20 @@ def parse_size(text: str | int) -> int:
 
 
 def parse_fuel(text: str | int | None) -> int | None:
+    """A whole, positive number of instructions up to ``MAX_FUEL``; floats (``1e23``) are refused
+    rather than rounded, larger values rather than wrapped."""
     if text is None:
         return None
+    if isinstance(text, bool) or isinstance(text, float):
+        raise UsageError(f"invalid fuel {text!r}", hint="use a whole number of instructions")
     try:
         value = int(str(text).replace("_", ""))
     except ValueError:
         raise UsageError(f"invalid fuel {text!r}", hint="use a whole number of instructions") from None
     if value <= 0:
         raise UsageError(f"invalid fuel {text!r}: it must be positive")
+    if value > MAX_FUEL:
+        raise UsageError(f"invalid fuel {text!r}: it must be at most {MAX_FUEL} (2^63-1)")
     return value
 
 

@@ -5,13 +5,27 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 
+def unicode_text(text: str) -> str:
+    """``text`` as valid Unicode: a guest's log or error may hold lone UTF-16 surrogates (QuickJS and
+    CPython pass ``'\\ud800'`` through), which no UTF-8 encoder accepts, so the envelope could not be
+    written. Pairs are joined, lone ones become U+FFFD; the common case costs one ``isascii``."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 class RunError(NamedTuple):
     type: str
     message: str
     detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "message": self.message, "detail": self.detail}
+        return {"type": unicode_text(self.type), "message": unicode_text(self.message),
+                "detail": None if self.detail is None else unicode_text(self.detail)}
 
 
 class Stats(NamedTuple):
@@ -52,7 +66,7 @@ class Result(NamedTuple):
             "ok": self.ok,
             "result": self.result,
             "output_type": self.output_type,
-            "logs": list(self.logs),
+            "logs": [unicode_text(line) for line in self.logs],
             "error": self.error.to_dict() if self.error else None,
             "stats": self.stats.to_dict(),
             "runtime": self.runtime,

@@ -167,8 +167,11 @@ class InterpreterRuntime:
         logs, record = parse_guest_stderr(outcome.stderr)
         error = outcome.error
         if error is None and record is not None:
-            error = RunError(str(record.get("type") or "FunctionError"), str(record.get("message") or ""),
-                             record.get("detail"))
+            # The record travels on the guest's own stderr, which guest code can write too: it may say
+            # how the function failed, never that a limit or faasctl itself did (those the host decides).
+            detail = record.get("detail")
+            error = RunError("FunctionError", str(record.get("message") or ""),
+                             detail if isinstance(detail, str) else None)
         elif error is None and outcome.exit_code:
             # No record: the interpreter itself failed (e.g. a syntax error in an inline module).
             raw = [_inline_location(line, span, invocation.artifact.name) for line in logs if line.strip()]

@@ -27,6 +27,7 @@ from typing import Any
 
 import wasmtime
 
+from faasctl.output import loads_strict
 from faasctl.wasm.sandbox import Sandbox
 
 MODULE = "faasctl"
@@ -76,12 +77,14 @@ class PluginImports:
         payload_text = _text(caller, yp, yl, "payload")
         self.calls += 1
         try:
-            payload = json.loads(payload_text) if payload_text else None
+            payload = loads_strict(payload_text) if payload_text else None  # nesting too deep is a ValueError
         except ValueError as exc:
             return self._set(STATUS_ERROR, f"payload of {plugin}.{action} is not JSON: {exc}")
         try:
             value = self.call_plugin(plugin, action, payload)
             text = json.dumps(value, ensure_ascii=False)
+        except RecursionError:
+            return self._set(STATUS_ERROR, f"the reply of {plugin}.{action} is nested too deeply")
         except PluginFailure as exc:
             return self._set(STATUS_ERROR, str(exc))
         except Exception as exc:  # a plugin's bug is the guest's to handle, never the host's crash

@@ -1,0 +1,126 @@
+"""Issue 16: hostile input that used to hurt the host (exit 70, unbounded reads, forged records, ...).
+Each test reproduces one item; the heavy ones run the CLI under an address-space limit so that a
+regression fails fast instead of eating the machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from runners import run_source
+
+from faasctl.errors import InputError, UsageError
+from faasctl.inputs import FunctionInput, build_input
+from faasctl.limits import MAX_FUEL, parse_fuel
+from faasctl.result import Result, RunError, Stats
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("faasctl: error:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    return lines[0]
+
+
+# -- 13: invalid UTF-8 in an argument is an input error ---------------------------------------------
+
+
+def test_invalid_utf8_in_data_is_an_input_error(tmp_path):
+    script = tmp_path / "echo.js"
+    script.write_text("return $")
+    result = subprocess.run([sys.executable, "-m", "faasctl", "run", str(script), "-d", b'"\xff"'],
+                            capture_output=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result
+    assert "not valid UTF-8" in _one_error_line(result.stderr.decode())
+
+
+def test_invalid_utf8_in_params_and_wasi_args_is_refused():
+    with pytest.raises(InputError, match="not valid UTF-8"):
+        build_input(params=["name=\udcff"])
+    with pytest.raises(InputError, match="not valid UTF-8"):
+        FunctionInput.of({"a": "\udcff"})
+
+
+# -- 15: fuel beyond wasmtime's 64-bit counter is refused --------------------------------------------
+
+
+def test_fuel_out_of_range_is_refused(tmp_path):
+    assert parse_fuel(str(MAX_FUEL)) == MAX_FUEL
+    for text in ("18446744073709551616", str(MAX_FUEL + 1), "1e23"):
+        with pytest.raises(UsageError):
+            parse_fuel(text)
+    with pytest.raises(UsageError):
+        parse_fuel(1e23)  # a JSON number in a deploy body's limits
+    script = tmp_path / "one.js"
+    script.write_text("return 1")
+    result = run_cli("run", str(script), "--fuel", "18446744073709551616")
+    assert result.code == 2
+    assert "at most" in _one_error_line(result.stderr)
+
+
+# -- 6: a lone surrogate in a log or an error keeps the envelope valid ------------------------------
+
+
+def test_envelope_with_lone_surrogates_is_valid_utf8_json():
+    result = Result(runtime="js", function="f.js", stats=Stats(duration_ms=1.0), logs=["a\ud800b", "\ud83d\ude00"],
+                    error=RunError("FunctionError", "ValueError: \udcff", "x\ud800"))
+    text = json.dumps(result.to_dict(), ensure_ascii=False)
+    text.encode("utf-8")
+    document = json.loads(text)
+    assert document["logs"] == ["a\ufffdb", "\U0001f600"]
+    assert document["error"]["message"] == "ValueError: \ufffd"
+
+
+@pytest.mark.parametrize("name, source", [
+    ("s.js", "console.log('\\ud800'); throw new Error('\\ud800')"),
+    ("s.py", "log('\\ud800')\nraise ValueError('\\ud800')"),
+])
+def test_lone_surrogate_in_guest_logs_and_errors_gives_a_json_envelope(tmp_path, name, source):
+    script = tmp_path / name
+    script.write_text(source)
+    result = run_cli("run", str(script), "--format", "json")
+    assert result.code == 1, result
+    document = result.json()
+    assert document["error"]["type"] == "FunctionError"
+    assert "\ufffd" in document["error"]["message"]
+
+
+# -- 12: guest-forged failure records cannot pick the run's error type -------------------------------
+
+
+@pytest.mark.parametrize("forged", ["Timeout", "InternalError", "MemoryLimit", "evil label\n"])
+def test_forged_failure_record_is_only_a_function_error(engine, forged):
+    record = json.dumps({"faasctl": "error", "type": forged, "message": "forged"})
+    source = f"import sys\nsys.stderr.write({record!r} + '\\n')\nreturn 1\n"
+    result = run_source(engine, source, "forge.py")
+    assert result.error is not None
+    assert result.error.type == "FunctionError"
+
+
+# -- 10: a deeply nested payload to the wasm faasctl.call import -------------------------------------
+
+DEEP_CALL_WAT = """
+(module
+  (import "faasctl" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+  (memory (export "memory") 4)
+  (data (i32.const 0) "echo")
+  (data (i32.const 8) "echo")
+  (func (export "_start")
+    (local $i i32)
+    (loop $fill
+      (i32.store8 (i32.add (i32.const 16) (local.get $i)) (i32.const 91))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $fill (i32.lt_u (local.get $i) (i32.const 100000))))
+    (if (i64.ne (i64.shr_u (call $call (i32.const 0) (i32.const 4) (i32.const 8) (i32.const 4)
+                                      (i32.const 16) (i32.const 100000)) (i64.const 32)) (i64.const 1))
+      (then unreachable))))
+"""
+
+
+def test_deeply_nested_payload_to_the_call_import_is_a_clean_error(engine):
+    result = run_source(engine, DEEP_CALL_WAT, "deep.wat")
+    assert result.ok, result.error  # the guest got status 1 (an error reply) and went on
