@@ -65,7 +65,7 @@ def parse_fuel(text: str | int | None) -> int | None:
     rather than rounded, larger values rather than wrapped."""
     if text is None:
         return None
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, bool | float):
         raise UsageError(f"invalid fuel {text!r}", hint="use a whole number of instructions")
     try:
         value = int(str(text).replace("_", ""))
