@@ -123,3 +123,46 @@ DEEP_CALL_WAT = """
 def test_deeply_nested_payload_to_the_call_import_is_a_clean_error(engine):
     result = run_source(engine, DEEP_CALL_WAT, "deep.wat")
     assert result.ok, result.error  # the guest got status 1 (an error reply) and went on
+
+
+# -- 8: raw wasm fd_write bounds its own work and memory ---------------------------------------------
+
+def _fd_write_module(fd: int, iovs: int, count: int, pages: int, setup: str = "") -> str:
+    """A WASI module that calls fd_write once and traps unless the answer is EINVAL (28)."""
+    return f"""
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") {pages})
+  (func (export "_start")
+    {setup}
+    (if (i32.ne (call $w (i32.const {fd}) (i32.const {iovs}) (i32.const {count}) (i32.const 64)) (i32.const 28))
+      (then unreachable))))
+"""
+
+
+def test_fd_write_lengths_summing_past_2_32_are_einval(engine):
+    setup = """(i32.store (i32.const 0) (i32.const 128)) (i32.store (i32.const 4) (i32.const -1))
+               (i32.store (i32.const 8) (i32.const 128)) (i32.store (i32.const 12) (i32.const -1))"""
+    result = run_source(engine, _fd_write_module(2, 0, 2, 1, setup), "sum.wat", max_output="1KiB")
+    assert result.ok, result.error
+
+
+def test_fd_write_with_millions_of_iovecs_is_refused_at_once(engine):
+    # 32M zero-length iovecs (256 MiB of iovec array) used to cost 2.5 GB of host memory and seconds
+    result = run_source(engine, _fd_write_module(1, 0, 32 * 2**20, 4097), "many.wat", memory="300MiB",
+                        timeout="5s")
+    assert result.ok, result.error
+
+
+# -- a trap raised inside a host call names its cause ------------------------------------------------
+
+
+def test_host_call_trap_message_names_its_cause():
+    from faasctl.wasm.sandbox import _trap_message
+
+    text = ("error while executing at wasm backtrace:\n    0:     0x2e - <unknown>!<wasm function 1>\n"
+            "    1:     0x33 - demo!run\n\nCaused by:\n    faasctl: log line span 65000+5000 is outside memory")
+    assert _trap_message(text) == "faasctl: log line span 65000+5000 is outside memory"
+    bare = "error while executing at wasm backtrace:\n    0:     0x2e - <unknown>!<wasm function 1>\nboom"
+    assert _trap_message(bare) == "boom"
+    assert _trap_message("wasm trap: integer divide by zero") == "integer divide by zero"

@@ -27,6 +27,13 @@ from faasctl.wasm.host import WasmHost, _first_line
 WASI = "wasi_snapshot_preview1"
 ERRNO_SUCCESS, ERRNO_BADF, ERRNO_FAULT, ERRNO_INVAL = 0, 8, 21, 28
 PAGE = 65536
+# Host calls bound their own work: at most IOV_MAX iovecs per fd_read/fd_write (wasi-libc's and Linux's
+# limit) and SUBSCRIPTIONS_MAX subscriptions per poll_oneoff, and a byte count that fits the u32 result
+# (writev's EINVAL when the lengths overflow ssize_t). Epochs do not interrupt a host call, so each
+# also checks the run's deadline on entry.
+IOV_MAX = 1024
+SUBSCRIPTIONS_MAX = 4096
+MAX_IO_BYTES = 2**31 - 1
 
 # WASI clock ids: realtime, monotonic, process CPU time, thread CPU time.
 _CLOCKS = {0: time.time_ns, 1: time.monotonic_ns, 2: time.process_time_ns, 3: time.thread_time_ns}
@@ -70,6 +77,10 @@ class SandboxOutcome(NamedTuple):
 
 class _Stop(Exception):
     """Raised inside host functions to end the guest; the reason is also kept on the sandbox."""
+
+
+class _TooLarge(Exception):
+    """The iovec lengths of one call sum past what its u32 result can report."""
 
 
 class Sandbox:
@@ -133,20 +144,28 @@ class Sandbox:
         self.linker.define_func(WASI, "clock_time_get", clock_type, self._clock_time_get, access_caller=True)
 
     def _fd_write(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, nwritten: int) -> int:
+        self._check_deadline()
         memory = caller.get("memory")
         if fd not in (1, 2) or not isinstance(memory, wasmtime.Memory):
             return ERRNO_BADF
+        if count > IOV_MAX:
+            return ERRNO_INVAL
         try:
             total = self._capture(fd, memory, caller, iovs, count)
             memory.write(caller, struct.pack("<I", total), nwritten)
+        except _TooLarge:
+            return ERRNO_INVAL
         except (IndexError, ValueError, wasmtime.WasmtimeError):
             return ERRNO_FAULT
         return ERRNO_SUCCESS
 
     def _fd_read(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
+        self._check_deadline()
         memory = caller.get("memory")
         if fd != 0 or not isinstance(memory, wasmtime.Memory):
             return ERRNO_BADF
+        if count > IOV_MAX:
+            return ERRNO_INVAL
         try:
             total = 0
             for ptr, length in _iovecs(memory, caller, iovs, count):
@@ -162,8 +181,9 @@ class Sandbox:
         return ERRNO_SUCCESS
 
     def _poll_oneoff(self, caller: wasmtime.Caller, subs: int, events: int, count: int, nevents: int) -> int:
+        self._check_deadline()
         memory = caller.get("memory")
-        if not isinstance(memory, wasmtime.Memory) or count == 0:
+        if not isinstance(memory, wasmtime.Memory) or count == 0 or count > SUBSCRIPTIONS_MAX:
             return ERRNO_INVAL
         try:
             return self._poll(memory, caller, subs, events, count, nevents)
@@ -181,6 +201,12 @@ class Sandbox:
         except (IndexError, ValueError, wasmtime.WasmtimeError):
             return ERRNO_FAULT
         return ERRNO_SUCCESS
+
+    def _check_deadline(self) -> None:
+        """A guest that loops on a host call is between epoch checks there: end it at the deadline."""
+        if self.deadline and time.monotonic() > self.deadline:
+            self.stop_reason = "timeout"
+            raise _Stop("timeout")
 
     def _use_native_stdio(self, wasi: wasmtime.WasiConfig) -> None:
         """wasmtime's own stdio, for runs that may open files. Files, not ``stdout_custom``: those
@@ -236,8 +262,11 @@ class Sandbox:
 
     def _capture(self, fd: int, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int) -> int:
         sink = self.stdout if fd == 1 else self.stderr
+        vectors = _iovecs(memory, caller, iovs, count)
+        if sum(length for _, length in vectors) > MAX_IO_BYTES:
+            raise _TooLarge()
         total = 0
-        for ptr, length in _iovecs(memory, caller, iovs, count):
+        for ptr, length in vectors:
             if length == 0:
                 continue
             room = self.limits.max_output - len(sink)
@@ -400,12 +429,28 @@ def _iovecs(memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: 
     return [struct.unpack_from("<II", raw, 8 * i) for i in range(count)]
 
 
+_BACKTRACE_HEADER = "error while executing at wasm backtrace:"
+
+
 def _trap_message(text: str) -> str:
-    for line in reversed(text.splitlines()):
-        line = line.strip()
+    """The cause of a trap. wasmtime puts a trap raised inside a host call after its backtrace, under
+    ``Caused by:``, so the first line alone would only say ``error while executing at wasm backtrace:``."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
         if line.startswith("wasm trap:"):
             return line[len("wasm trap:") :].strip()
-    return _first_line(Exception(text))
+    if "Caused by:" in lines:
+        causes = lines[lines.index("Caused by:") + 1 :]
+        if causes:
+            return "; ".join(cause.split(":", 1)[1].strip() if cause[:1].isdigit() else cause for cause in causes[:3])
+    meaningful = [line for line in lines if line != _BACKTRACE_HEADER and not _is_frame(line)]
+    return meaningful[0] if meaningful else _first_line(Exception(text))
+
+
+def _is_frame(line: str) -> bool:
+    """A backtrace frame: ``0:  0x2e - <unknown>!<wasm function 1>`` or its ``at file:line`` follow-up."""
+    head, _, rest = line.partition(":")
+    return (head.isdigit() and " - " in rest) or line.startswith("at ")
 
 
 def _link_error(exc: BaseException) -> str:
