@@ -166,3 +166,23 @@ def test_host_call_trap_message_names_its_cause():
     bare = "error while executing at wasm backtrace:\n    0:     0x2e - <unknown>!<wasm function 1>\nboom"
     assert _trap_message(bare) == "boom"
     assert _trap_message("wasm trap: integer divide by zero") == "integer divide by zero"
+
+
+# -- 9: the OCI token realm must be an https (or allowed http) URL -------------------------------------
+
+
+@pytest.mark.parametrize("realm, insecure", [
+    ("file:///etc/hostname#", False),
+    ("not a url", False),
+    ("ftp://example.com/token", False),
+    ("http://auth.example.com/token", False),
+    ("http://[::1", True),
+])
+def test_token_realm_must_be_https_or_allowed_http(realm, insecure):
+    from faasctl.errors import ArtifactError
+    from faasctl.oci.client import RegistryClient
+    from faasctl.oci.reference import parse_reference
+
+    client = RegistryClient(parse_reference("registry.example.com/fns/echo:1"), insecure=insecure)
+    with pytest.raises(ArtifactError, match="token service"):
+        client._authorize(f'Bearer realm="{realm}",service="x"', "repository:fns/echo:pull")

@@ -13,6 +13,7 @@ Nothing the registry says is trusted: callers hash every byte themselves.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import re
 import socket
@@ -49,6 +50,8 @@ class _SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
     """Follow redirects (blob storage often redirects) but never send our credentials to another host."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            return None  # urllib would also follow ftp:; a registry has no business there
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
             for key in [k for k in new.headers if k.lower() == "authorization"]:
@@ -173,7 +176,7 @@ class RegistryClient:
         query = {"scope": params.get("scope") or scope}
         if params.get("service"):
             query["service"] = params["service"]
-        realm = params["realm"]
+        realm = self._checked_realm(params["realm"])
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         if self.credentials:
@@ -195,6 +198,24 @@ class RegistryClient:
             raise ArtifactError(f"token service of {self.ref.registry} sent no token")
         return f"Bearer {token}"
 
+    def _checked_realm(self, realm: str) -> str:
+        """The token service URL the registry names: ``https``, or ``http`` where plain HTTP is allowed
+        (a loopback realm, or ``--insecure``). Anything else (``file:``, ``ftp:``, not a URL) would have
+        urllib read a local file or crash, and its content travel as a token."""
+        try:
+            parts = urllib.parse.urlsplit(realm)
+            host = parts.hostname
+        except ValueError:
+            parts, host = None, None
+        if parts is not None and host:
+            if parts.scheme == "https":
+                return realm
+            if parts.scheme == "http" and (self.insecure or _is_loopback_host(host)):
+                return realm
+        shown = realm if len(realm) <= 100 else realm[:97] + "..."
+        allowed = "an https URL" + ("" if self.insecure else " (http only for loopback or with --insecure)")
+        raise ArtifactError(f"registry {self.ref.registry} named a token service {shown!r}; it must be {allowed}")
+
     def _denied(self, why: str) -> str:
         how = "wrong credentials" if self.credentials else "no credentials given"
         return (f"registry {self.ref.registry} refused access to {self.ref.repository} (401 unauthorized, {how}; "
@@ -213,6 +234,15 @@ class RegistryClient:
             raise ArtifactError(f"registry {self.ref.registry} denied access to {self.ref.repository} (403 forbidden)")
         detail = f"{code}: {message}" if code else (message or err or "no detail")
         raise ArtifactError(f"registry {self.ref.registry} answered {status} for {what} ({detail})")
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _NotFound(ArtifactError):
