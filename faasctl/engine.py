@@ -54,9 +54,14 @@ def artifact_from_bytes(name: str, source: bytes, *, path: Path | None = None,
 
 def read_target(target: str) -> Artifact:
     """A local file as an artifact; missing or unreadable files are usage errors."""
+    from faasctl.files import TooLarge, read_capped
+    from faasctl.limits import MAX_FUNCTION_FILE, format_size
+
     path = Path(target)
     try:
-        source = path.read_bytes()
+        source = read_capped(path, MAX_FUNCTION_FILE)
+    except TooLarge as exc:
+        raise UsageError(f"{target} is larger than the {format_size(exc.cap)} cap on function files") from None
     except FileNotFoundError:
         raise UsageError(f"no such file: {target}") from None
     except IsADirectoryError:

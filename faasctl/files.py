@@ -15,6 +15,34 @@ from pathlib import Path
 from typing import Any
 
 
+class TooLarge(Exception):
+    """A read went past its cap; callers turn it into an error naming the source and the cap."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self.cap = cap
+
+
+def read_capped(path: str | os.PathLike[str], cap: int) -> bytes:
+    """At most ``cap`` bytes of ``path``, else ``TooLarge``: device files (``/dev/zero``) and endless
+    FIFOs have no size to check first, so every read of something a user names goes through a cap.
+    Raises ``OSError`` as ``open`` and ``read`` do."""
+    with open(path, "rb") as handle:
+        return read_stream_capped(handle, cap)
+
+
+def read_stream_capped(stream: Any, cap: int) -> bytes:
+    """At most ``cap`` bytes of a binary stream (standard input, an open file), else ``TooLarge``."""
+    data = bytearray()
+    while True:
+        chunk = stream.read(min(1 << 20, cap + 1 - len(data)))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > cap:
+            raise TooLarge(cap)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from faasctl.errors import InputError, UsageError
+from faasctl.limits import DEFAULT_MAX_INPUT, format_size
 from faasctl.output import loads_strict
 
 
@@ -57,6 +57,20 @@ def parse_param(pair: str) -> tuple[str, Any]:
         return key, raw
 
 
+def too_large_message(source: str, cap: int) -> str:
+    return f"{source} is larger than the input cap of {format_size(cap)} (raise it with --max-input)"
+
+
+def read_input_stream(stream: Any, source: str, cap: int = DEFAULT_MAX_INPUT) -> bytes:
+    """Input from a stream (standard input), at most ``cap`` bytes: ``yes |`` must not fill the memory."""
+    from faasctl.files import TooLarge, read_stream_capped
+
+    try:
+        return read_stream_capped(stream, cap)
+    except TooLarge:
+        raise InputError(too_large_message(source, cap)) from None
+
+
 def _require_utf8(text: str, source: str) -> None:
     try:
         text.encode("utf-8")
@@ -73,9 +87,14 @@ def _decode(data: bytes, source: str) -> str:
         raise InputError(f"{source} is not valid UTF-8 (byte offset {exc.start})") from None
 
 
-def read_input_file(path: str) -> bytes:
+def read_input_file(path: str, cap: int = DEFAULT_MAX_INPUT) -> bytes:
+    """The bytes of an input file, at most ``cap`` (``--max-input``)."""
+    from faasctl.files import TooLarge, read_capped
+
     try:
-        return Path(path).read_bytes()
+        return read_capped(path, cap)
+    except TooLarge:
+        raise InputError(too_large_message(f"input file {path}", cap)) from None
     except FileNotFoundError:
         raise InputError(f"input file not found: {path}") from None
     except IsADirectoryError:

@@ -21,6 +21,11 @@ MAX_DURATION = 1e9  # seconds, about 31 years
 MAX_SIZE = 2**63 - 1
 # wasmtime keeps fuel in a signed 64-bit counter: a larger budget wrapped round and was exhausted at once.
 MAX_FUEL = 2**63 - 1
+# Caps on what faasctl reads (see files.read_capped). The input cap follows Lambda's 6 MB synchronous
+# payload and is an option (--max-input); function files and documents have fixed caps.
+DEFAULT_MAX_INPUT = 6 * 1024**2
+MAX_FUNCTION_FILE = 128 * 1024**2  # a script or module named as the target
+MAX_DOCUMENT = 16 * 1024**2  # faasctl.yaml, *.faas.yaml case files, runtime descriptors, docker config.json
 _NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 

@@ -93,6 +93,18 @@ def descriptor_from_mapping(data: Any, source: str) -> RuntimeDescriptor:
     )
 
 
+def _read_descriptor(path: Path) -> bytes:
+    from faasctl.files import TooLarge, read_capped
+    from faasctl.limits import MAX_DOCUMENT, format_size
+
+    try:
+        return read_capped(path, MAX_DOCUMENT)
+    except TooLarge as exc:
+        raise UsageError(f"runtime descriptor {path} is larger than the {format_size(exc.cap)} cap") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read runtime descriptor {path}: {exc.strerror or exc}") from None
+
+
 class Registry:
     """All known runtimes. Built from the package's descriptors plus any extra directories."""
 
@@ -107,7 +119,7 @@ class Registry:
     def load(cls, cache_dir: Path | None = None, extra_dirs: tuple[Path, ...] = ()) -> Registry:
         directories = [PACKAGED_RUNTIMES, *extra_dirs]
         files = [p for d in directories for p in sorted(d.glob("*.yaml"))]
-        blobs = [(str(p), p.read_bytes()) for p in files]
+        blobs = [(str(p), _read_descriptor(p)) for p in files]
         key = hashlib.sha256(b"\0".join(n.encode() + b"\0" + b for n, b in blobs)).hexdigest()[:24]
         cached_path = cache_dir / f"registry-{key}.json" if cache_dir else None
         parsed = read_json(cached_path) if cached_path else None

@@ -186,3 +186,53 @@ def test_token_realm_must_be_https_or_allowed_http(realm, insecure):
     client = RegistryClient(parse_reference("registry.example.com/fns/echo:1"), insecure=insecure)
     with pytest.raises(ArtifactError, match="token service"):
         client._authorize(f'Bearer realm="{realm}",service="x"', "repository:fns/echo:pull")
+
+
+# -- 2: every read of a target, input, config or module is capped -------------------------------------
+
+AS_LIMIT = 1536 * 1024**2  # a regression reads until this address-space limit stops it, not the OOM killer
+
+
+def _capped_cli(*args: str, stdin=subprocess.DEVNULL, cwd=None) -> subprocess.CompletedProcess:
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+
+    return subprocess.run([sys.executable, "-m", "faasctl", *args], stdin=stdin, capture_output=True,
+                          text=True, preexec_fn=limit, timeout=60, cwd=cwd)
+
+
+@pytest.mark.parametrize("args, source, cap", [
+    (["run", "{script}", "-i", "/dev/zero"], "input file /dev/zero", "6MiB"),
+    (["run", "{script}", "-i", "/dev/zero", "--max-input", "1MiB"], "input file /dev/zero", "1MiB"),
+    (["run", "{script}", "-i", "-"], "standard input", "6MiB"),
+    (["run", "{script}"], "standard input", "6MiB"),
+    (["run", "/dev/zero", "--runtime", "js", "-d", "{{}}"], "/dev/zero", "128MiB"),
+    (["run", "-", "--runtime", "js", "-d", "{{}}"], "the script on standard input", "128MiB"),
+    (["inspect", "/dev/zero"], "/dev/zero", "128MiB"),
+    (["test", "{cases}"], "{cases}", "16MiB"),
+    (["run", "{script}", "-d", "1", "--config", "{cases}"], "{cases}", "16MiB"),
+])
+def test_endless_sources_are_capped_with_a_clear_error(tmp_path, args, source, cap):
+    script = tmp_path / "echo.js"
+    script.write_text("return $")
+    cases = tmp_path / "zero.faas.yaml"
+    with open(cases, "wb") as handle:  # a sparse 17 MiB file: device files are not config or case files
+        handle.truncate(17 * 1024**2)
+    args = [a.format(script=script, cases=cases) for a in args]
+    with open("/dev/zero", "rb") as zero:
+        result = _capped_cli(*args, stdin=zero)
+    assert result.returncode == 2, result
+    line = _one_error_line(result.stderr)
+    assert source.format(cases=cases) in line and cap in line, line
+
+
+def test_input_at_the_cap_is_read(tmp_path):
+    script = tmp_path / "len.js"
+    script.write_text("return $.length")
+    data = tmp_path / "big.json"
+    data.write_text(json.dumps("x" * (1024**2 - 2)))  # exactly 1 MiB with its quotes
+    result = run_cli("run", str(script), "-i", str(data), "--max-input", "1MiB")
+    assert result.code == 0, result
+    assert result.stdout.strip() == str(1024**2 - 2)

@@ -21,6 +21,8 @@ def add_input_options(parser: argparse.ArgumentParser, title: str) -> None:
     source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
                         help="set one key of an object input (VALUE as JSON when it parses)")
     source.add_argument("--text", action="store_true", help="take the input as a plain string")
+    source.add_argument("--max-input", metavar="SIZE",
+                        help="largest input read from a file or stdin (default 6MiB, Lambda's sync payload)")
 
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:

@@ -71,28 +71,48 @@ def _accept_intermixed(parser: argparse.ArgumentParser) -> None:
     parser.__class__ = Intermixed
 
 
-def _read_stdin() -> bytes | None:
+def _read_stdin(read: Any) -> bytes | None:
+    """Standard input through ``read`` (a capped reader), or None when it is a terminal or closed."""
     if sys.stdin is None or sys.stdin.isatty():
         return None
     try:
-        return sys.stdin.buffer.read()
+        return read(sys.stdin.buffer)
     except OSError:
         return None
 
 
-def build_function_input(args: argparse.Namespace, stdin_used: bool) -> Any:
-    from faasctl.inputs import build_input, read_input_file
+def _read_script(stream: Any) -> bytes:
+    from faasctl.files import TooLarge, read_stream_capped
+    from faasctl.limits import MAX_FUNCTION_FILE, format_size
 
+    try:
+        return read_stream_capped(stream, MAX_FUNCTION_FILE)
+    except TooLarge:
+        raise UsageError(f"the script on standard input is larger than the {format_size(MAX_FUNCTION_FILE)} "
+                         "cap on function files") from None
+
+
+def max_input(args: argparse.Namespace) -> int:
+    from faasctl.limits import DEFAULT_MAX_INPUT, parse_size
+
+    value = getattr(args, "max_input", None)
+    return DEFAULT_MAX_INPUT if value is None else parse_size(value)
+
+
+def build_function_input(args: argparse.Namespace, stdin_used: bool) -> Any:
+    from faasctl.inputs import build_input, read_input_file, read_input_stream
+
+    cap = max_input(args)
     file_bytes = None
     if args.input == "-":
         if stdin_used:
             raise UsageError("standard input already holds the script; give the input with -i FILE or -d JSON")
-        file_bytes = sys.stdin.buffer.read()
+        file_bytes = read_input_stream(sys.stdin.buffer, "standard input", cap)
     elif args.input:
-        file_bytes = read_input_file(args.input)
+        file_bytes = read_input_file(args.input, cap)
     stdin_bytes = None
     if file_bytes is None and args.data is None and not stdin_used:
-        stdin_bytes = _read_stdin()
+        stdin_bytes = _read_stdin(lambda stream: read_input_stream(stream, "standard input", cap))
     return build_input(file_bytes=file_bytes, file_name=args.input, data=args.data, params=args.param,
                        stdin_bytes=stdin_bytes, text=args.text)
 
@@ -114,7 +134,7 @@ def handle(args: argparse.Namespace) -> int:
         if not args.runtime:
             raise UsageError("a script on standard input needs --runtime", hint="for example: --runtime js")
         descriptor = engine.registry.get(args.runtime)
-        script = _read_stdin() or b""
+        script = _read_stdin(_read_script) or b""
         target = artifact_from_bytes("stdin" + descriptor.endings[0], script)
     function_input = build_function_input(args, stdin_used=args.target == "-")
     options = RunOptions(

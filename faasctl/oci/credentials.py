@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from faasctl.files import TooLarge, read_capped
+from faasctl.limits import MAX_DOCUMENT
 from faasctl.oci.reference import DOCKER_HUB
 
 
@@ -52,8 +54,8 @@ def lookup(config_dir: Path | str | None, registry: str) -> Credentials | None:
     if not config_dir:
         return None
     try:
-        doc = json.loads((Path(config_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = json.loads(read_capped(Path(config_dir) / "config.json", MAX_DOCUMENT))
+    except (OSError, ValueError, TooLarge):
         return None
     if not isinstance(doc, dict):
         return None

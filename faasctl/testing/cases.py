@@ -213,9 +213,15 @@ class _Validator:
     def input_file(self, name: Any, line: int, label: str) -> Any:
         if not isinstance(name, str):
             raise self.fail(line, f"{label}: 'input_file' must be a path")
+        from faasctl.files import TooLarge, read_capped
+        from faasctl.inputs import too_large_message
+        from faasctl.limits import DEFAULT_MAX_INPUT
+
         path = self.base / name
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_capped(path, DEFAULT_MAX_INPUT).decode("utf-8-sig", "replace")
+        except TooLarge as exc:
+            raise self.fail(line, f"{label}: {too_large_message(f'input file {name!r}', exc.cap)}") from None
         except OSError:
             raise self.fail(line, f"{label}: input file {name!r} not found (looked for {path})") from None
         try:

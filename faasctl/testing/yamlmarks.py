@@ -175,8 +175,13 @@ def expanded_size(value: Any, source: str) -> int:
 
 def read_marked(path: Path) -> Any:
     """Read and parse a YAML file; unreadable files are usage errors naming the file."""
+    from faasctl.files import TooLarge, read_capped
+    from faasctl.limits import MAX_DOCUMENT, format_size
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_capped(path, MAX_DOCUMENT).decode("utf-8-sig")
+    except TooLarge as exc:
+        raise UsageError(f"{path} is larger than the {format_size(exc.cap)} cap on YAML documents") from None
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
