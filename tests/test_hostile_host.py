@@ -236,3 +236,16 @@ def test_input_at_the_cap_is_read(tmp_path):
     result = run_cli("run", str(script), "-i", str(data), "--max-input", "1MiB")
     assert result.code == 0, result
     assert result.stdout.strip() == str(1024**2 - 2)
+
+
+# -- 14: Python out of memory at start-up is the memory limit --------------------------------------
+
+
+def test_python_input_too_large_for_its_memory_is_a_memory_limit(tmp_path):
+    script = tmp_path / "len.py"
+    script.write_text("return len(inputData)")
+    data = tmp_path / "big.json"
+    data.write_text(json.dumps("x" * 20_000_000))
+    result = run_cli("run", str(script), "-i", str(data), "--max-input", "30MiB", "--memory", "64MiB")
+    assert result.code == 4, result
+    assert "MemoryLimit: memory limit of 64MiB exceeded" in _one_error_line(result.stderr)
