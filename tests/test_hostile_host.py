@@ -5,6 +5,7 @@ regression fails fast instead of eating the machine."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -249,3 +250,54 @@ def test_python_input_too_large_for_its_memory_is_a_memory_limit(tmp_path):
     result = run_cli("run", str(script), "-i", str(data), "--max-input", "30MiB", "--memory", "64MiB")
     assert result.code == 4, result
     assert "MemoryLimit: memory limit of 64MiB exceeded" in _one_error_line(result.stderr)
+
+
+# -- 1, 5: Lua finalizers and conversions stay inside the run's limits ------------------------------
+
+LUA_PROBE = r"""
+import json, os, resource, sys
+from pathlib import Path
+from faasctl.engine import Engine, Settings, artifact_from_bytes
+from faasctl.inputs import FunctionInput
+
+home = Path(sys.argv[1])
+engine = Engine(Settings(cache_dir=home / "cache", data_dir=home / "data"))
+source, arrays, memory, timeout = sys.argv[2].encode(), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+warm = engine.run(artifact_from_bytes("warm.lua", b"return 1"))  # forks the worker while this process is small
+assert warm.ok, warm.error
+function_input = FunctionInput([[]] * arrays, "[" + ",".join(["[]"] * arrays) + "]")
+result = engine.run(artifact_from_bytes("probe.lua", source), function_input,
+                    limits={"memory": memory, "timeout": timeout})
+engine.runtime("lua").close()  # the workers exit and are reaped, so their peak shows in RUSAGE_CHILDREN
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"error": result.error and result.error.type, "result": result.result, "worker_peak": peak}))
+"""
+
+
+def _lua_probe(source: str, arrays: int = 0, memory: str = "64MiB", timeout: str = "20s") -> dict:
+    import resource
+
+    def limit() -> None:  # a regression that converts with the allocator unlimited stops here
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    home = os.environ["FAASCTL_HOME"]
+    done = subprocess.run([sys.executable, "-c", LUA_PROBE, home, source, str(arrays), memory, timeout],
+                          capture_output=True, text=True, preexec_fn=limit, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_lua_input_conversion_counts_against_the_memory_limit():
+    probe = _lua_probe("function main(a) return #a end", arrays=3_000_000, memory="16MiB")
+    assert probe["error"] == "MemoryLimit"
+    # the worker holds the input text and at most the limit; converting on the host side with the
+    # allocator lifted took hundreds of MB here (and 2 GB for a 15 MB input)
+    assert probe["worker_peak"] < 150 * 1024**2, probe
+
+
+def test_lua_finalizers_at_close_cost_nothing():
+    source = ("setmetatable({}, {__gc = function() local t = {} for i = 1, 40 do "
+              "t[i] = string.rep('x', 50 * 2^20) .. i end end}) return 1")
+    probe = _lua_probe(source, memory="64MiB")
+    assert (probe["error"], probe["result"]) == (None, 1)
+    assert probe["worker_peak"] < 150 * 1024**2, probe

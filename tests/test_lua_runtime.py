@@ -271,7 +271,6 @@ def test_memory_limit_cannot_be_caught(engine, name):
     "while true do pcall(function() while true do end end) end",
     "local co = coroutine.wrap(function() while true do end end) co()",
     "return string.find(('a'):rep(40), ('a*'):rep(20) .. 'b')",  # stuck inside one C call
-    "setmetatable({}, {__gc = function() while true do end end}) return 1",  # a finalizer at close
 ])
 def test_timeout_cannot_be_caught(engine, source):
     result = run(engine, source, timeout="200ms")
@@ -333,19 +332,84 @@ def test_every_failure_leaves_the_next_run_healthy(engine):
         assert ok(engine, "return {1, 2}") == [1, 2]
 
 
-def test_to_be_closed_variables_are_refused_so_limits_stay_uncatchable(engine):
-    bypass = ("local mt = {__close = function() error('swallowed') end}\n"
-              "pcall(function() local guard <close> = setmetatable({}, mt)\n"
-              "  local s = {} while true do s[#s + 1] = 1 end end)\nreturn 'escaped'")
-    result = run(engine, bypass, memory="8MiB")
-    assert result.error.type == "FunctionError"
-    assert "to-be-closed variables (<close>) are not supported" in result.error.message
-    via_load = ok(engine, "local f, err = load('local x <close> = nil') return {f == nil, err}")
-    assert via_load[0] is True and "<close>" in via_load[1]
-    pieces = "local parts = {'local x <cl', 'ose> = nil'} local i = 0\n" \
-             "local f, err = load(function() i = i + 1 return parts[i] end) return f == nil"
-    assert ok(engine, pieces) is True
-    assert ok(engine, "local s = 'local x <close> = 1' -- local y <close>\nreturn s") == "local x <close> = 1"
+CLOSE_BYPASSES = {
+    # an error raised by a __close handler replaces the memory error that unwinds through it
+    "<close>": "pcall(function() local guard <close> = setmetatable({}, {__close = function() error({}, 0) end})\n"
+               "  local s = {} while true do s[#s + 1] = 1 end end) return 'escaped'",
+    "for closing value": "local function one() return 1 end\n"
+                         "pcall(function() for _ in one, nil, nil, setmetatable({}, {__close = function() "
+                         "error({}, 0) end}) do local s = {} while true do s[#s + 1] = 1 end end end)\n"
+                         "return 'escaped'",
+    "<close> after \\z": 'pcall(function() local x = "\\z\n" local g <close> = setmetatable({}, {__close = '
+                         'function() error("swallowed") end}) local s = {} while true do s[#s + 1] = 1 end end)\n'
+                         "return 'escaped'",
+    "xpcall handler": "xpcall(function() local g <close> = setmetatable({}, {__close = function() error({}, 0) end})"
+                      " local s = {} while true do s[#s + 1] = 1 end end, function(e) return e end) return 'escaped'",
+    "coroutine.wrap": "pcall(coroutine.wrap(function() local g <close> = setmetatable({}, {__close = function() "
+                      "error({}, 0) end}) local s = {} while true do s[#s + 1] = 1 end end)) return 'escaped'",
+    "main chunk": "local g <close> = setmetatable({}, {__close = function() error('replaced', 0) end})\n"
+                  "local s = {} while true do s[#s + 1] = 1 end",
+    "finalizer": "setmetatable({}, {__gc = function() end}) local s = {} while true do s[#s + 1] = 1 end",
+}
+
+
+@pytest.mark.parametrize("name", CLOSE_BYPASSES)
+def test_memory_limit_cannot_be_caught_through_close_handlers(engine, name):
+    result = run(engine, CLOSE_BYPASSES[name], memory="8MiB")
+    assert result.error is not None, result.result
+    assert (result.error.type, result.error.message) == ("MemoryLimit", "memory limit of 8MiB exceeded")
+
+
+def test_to_be_closed_variables_work(engine):
+    source = ("local closed = {}\n"
+              "local function closer(name) return setmetatable({}, {__close = function(_, e) closed[#closed + 1] = "
+              "name .. ':' .. tostring(e) end}) end\n"
+              "do local a <close> = closer('a') end\n"
+              "local ok, err = pcall(function() local b <close> = closer('b') error('boom', 0) end)\n"
+              "local ok2, err2 = pcall(function() local c <close> = setmetatable({}, {__close = function() "
+              "error('replaced', 0) end}) error('boom', 0) end)\n"
+              "for _ in function(_, i) if not i then return 1 end end, nil, nil, closer('for') do end\n"
+              "return {closed, err, err2}")
+    assert ok(engine, source) == [["a:nil", "b:boom", "for:nil"], "boom", "replaced"]
+
+
+def test_protected_calls_keep_their_lua_semantics(engine):
+    source = """
+local co = coroutine.create(function(a)
+  local ok, v = pcall(function(x) return coroutine.yield(x + 1) * 2 end, a)
+  return ok, v
+end)
+local _, first = coroutine.resume(co, 1)
+local _, ok, doubled = coroutine.resume(co, 10)
+local main, ismain = coroutine.running()
+local inner = {pcall(function() local c, m = coroutine.running() return c == main, m, coroutine.isyieldable(),
+                                     coroutine.status(main) end)}
+local yield_outside = {pcall(coroutine.yield, 1)}
+local wrapped = coroutine.wrap(function() error('inside') end)
+local werr = select(2, pcall(wrapped))
+return {first, ok, doubled, ismain, inner, yield_outside, werr,
+        {xpcall(function() error({code = 1}) end, function(e) return e.code + 1 end)},
+        {pcall(setmetatable({}, {__call = function(_, x) return x end}), 5)}, {pcall(nil)}}
+"""
+    result = ok(engine, source)
+    assert result[:5] == [2, True, 20, True, [True, True, True, False, "running"]]
+    assert result[5] == [False, "attempt to yield from outside a coroutine"]
+    assert result[6].endswith("inside")
+    assert result[7:9] == [[False, 2], [True, 5]]
+    assert result[9][0] is False and "attempt to call a nil value" in result[9][1]
+
+
+def test_finalizers_never_run(engine):
+    source = ("local ran = false\n"
+              "setmetatable({}, {__gc = function() ran = true end})\n"
+              "collectgarbage() collectgarbage()\n"
+              "local mt = {__gc = function() end} local t = setmetatable({}, mt)\n"
+              "return {ran, getmetatable(t) == mt, type(mt.__gc)}")
+    assert ok(engine, source) == [False, True, "function"]
+    # issue 16: a finalizer allocating gigabytes at close, and one that never ends, cost nothing
+    assert ok(engine, "setmetatable({}, {__gc = function() local t = {} for i = 1, 40 do "
+                      "t[i] = string.rep('x', 50 * 2^20) .. i end end}) return 1", memory="64MiB") == 1
+    assert ok(engine, "setmetatable({}, {__gc = function() while true do end end}) return 1", timeout="1s") == 1
 
 
 def test_concurrent_runs_use_separate_workers(engine):

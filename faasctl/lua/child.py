@@ -18,7 +18,6 @@ The state for the next run is built while the worker waits, so a run starts from
 from __future__ import annotations
 
 import functools
-import json
 import os
 import signal
 import threading
@@ -28,7 +27,7 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from faasctl.lua import protocol, source_check
+from faasctl.lua import protocol
 from faasctl.lua.prelude import PRELUDE
 
 FUEL_STEP = 1000  # instructions between fuel hook calls
@@ -36,6 +35,7 @@ ORPHAN_CHECK = 0.5  # seconds between the watchdog's checks that the host is sti
 HARD_GRACE = 1.0  # seconds after the deadline at which SIGALRM kills this process outright
 CACHE_ENTRIES = 256
 CACHE_BYTES = 32 * 1024 * 1024
+PUSH_SLACK = 64 * 1024  # bytes kept free beyond a string handed to Lua: its header, stack growth
 
 
 @functools.cache
@@ -123,8 +123,7 @@ class State:
                                   unpack_returned_tuples=True, attribute_filter=_deny_attributes, max_memory=0)
         setup = self.rt.compile(prelude_code, b"=faasctl", b"b")
         (self.build, self.run_guest, self.compile, self.dump, self.mark_array,
-         self.null) = setup(self._out, self._log, self._call, self._decode, self._tick, self._die,
-                                     _refused)
+         self.null) = setup(self._out, self._log, self._call, self._tick, self._die)
 
     def close(self) -> None:
         """Drop every reference to the runtime so ``lua_close`` runs now (finalizers included)."""
@@ -144,11 +143,6 @@ class State:
         if not self.run:
             return False, b"call: no run in progress"
         return self.run.call(plugin, action, payload)
-
-    def _decode(self, text: bytes) -> tuple[bool, Any]:
-        if not self.run:
-            return False, b"json.decode: no run in progress"
-        return self.run.decode(text)
 
     def _tick(self) -> int | None:
         return self.run.tick() if self.run else None
@@ -224,67 +218,21 @@ class Run:
         return None
 
     def call(self, plugin: bytes, action: bytes, payload: bytes) -> tuple[bool, Any]:
+        """A plugin call; the reply goes back as JSON text, which the prelude converts under the limits."""
         names = {"plugin": plugin.decode("utf-8", "replace"), "action": action.decode("utf-8", "replace")}
         header, blobs = self.worker.exchange({"kind": "call", **names}, [payload])
         if header.get("error") is not None:
             return False, str(header["error"]).encode()
-        reply = self.to_lua_checked(blobs[0])
-        # a plugin answering null ("no value") gives nil, so `call(...) or default` reads naturally
-        return True, None if reply is self.state.null else reply
-
-    def decode(self, text: bytes) -> tuple[bool, Any]:
-        try:
-            json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
-            return False, f"json.decode: invalid JSON: {exc}".encode()
-        return True, self.to_lua_checked(text)
-
-    # -- JSON to Lua -----------------------------------------------------------------------------------
-
-    def to_lua_checked(self, text: bytes) -> Any:
-        """Convert JSON text into Lua values with the allocator unlimited (a refused allocation outside
-        a protected call would abort the process), then end the run if the limit is now exceeded."""
-        if len(text) > self.memory:
+        reply = blobs[0]
+        if not self.fits(len(reply)):
             self.die("memory")
-        value = json.loads(text)
-        self.rt.set_max_memory(0)
-        try:
-            converted = self.to_lua(value)
-        finally:
-            self.rt.set_max_memory(self.memory)
-        if (self.rt.get_memory_used() or 0) > self.memory:
-            self.die("memory")
-        return converted
+        return True, reply
 
-    def to_lua(self, value: Any) -> Any:
-        if value is None:
-            return self.state.null
-        if isinstance(value, bool | float):
-            return value
-        if isinstance(value, int):
-            if lupa.LUA_MININTEGER <= value <= lupa.LUA_MAXINTEGER:
-                return value
-            try:
-                return float(value)  # as Lua reads an integer literal too large for 64 bits
-            except OverflowError:
-                return float("inf") if value > 0 else float("-inf")
-        if isinstance(value, str):
-            return value.encode("utf-8", "surrogatepass")
-        if isinstance(value, list):
-            return self.state.mark_array(self.rt.table_from([self.to_lua(item) for item in value]))
-        if isinstance(value, dict):
-            return self.rt.table_from({key.encode("utf-8", "surrogatepass"): self.to_lua(item)
-                                       for key, item in value.items()})
-        raise TypeError(f"cannot convert {type(value).__name__} to Lua")
-
-
-def _refused(source: bytes) -> bytes | None:
-    """The guest's ``load``: the reason a text chunk is refused, or None."""
-    return source_check.MESSAGE.encode() if source_check.close_declaration(source) else None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    def fits(self, size: int) -> bool:
+        """Would a string of ``size`` bytes fit the memory budget? Checked before handing one to Lua:
+        an allocation refused while lupa pushes a value is outside any protected call and would abort
+        the process, or deadlock it inside a callback."""
+        return (self.rt.get_memory_used() or 0) + size + PUSH_SLACK <= self.memory
 
 
 class Worker:
@@ -327,15 +275,14 @@ class Worker:
         signal.setitimer(signal.ITIMER_REAL, timeout + HARD_GRACE)
         try:
             error = self.run_guest(run, header, source, input_json)
-        except RecursionError:
-            error = ("FunctionError", "the input is nested too deeply to convert to Lua")
         except Exception as exc:  # a bug here must come back as one line, never kill the worker silently
             error = ("InternalError", f"Lua worker: {type(exc).__name__}: {exc}")
-        run.state.rt.set_max_memory(0)
         run.memory_used = run.state.rt.get_memory_used() or 0
         run.state.run = None
         run.rt = None
-        run.state.close()  # finalizers run here, still under the deadline
+        # The memory limit stays in force through close and the deadline is still armed; no guest
+        # finalizer runs here anyway (the prelude's setmetatable never marks an object for one).
+        run.state.close()
         signal.setitimer(signal.ITIMER_REAL, 0)
         self.watchdog.disarm()
         self.finisher.finish(run, error)
@@ -344,20 +291,17 @@ class Worker:
     def run_guest(self, run: Run, header: dict[str, Any], source: bytes,
                   input_json: bytes) -> tuple[str, str] | None:
         state, rt = run.state, run.state.rt
-        if len(input_json) > run.memory:
-            return ("MemoryLimit", "")
         env, start = state.build(run.fuel_step or None)
-        args = run.to_lua(json.loads(input_json))
-        if (rt.get_memory_used() or 0) > run.memory:
+        rt.set_max_memory(run.memory)  # from here to the end of close, never lifted
+        if not run.fits(len(input_json) + len(source)):
             return ("MemoryLimit", "")
-        rt.set_max_memory(run.memory)
         name = str(header.get("name") or "main.lua").encode("utf-8", "replace")
         chunk, problem = self.load_chunk(state, source, b"=" + name, str(header.get("digest") or ""), env)
         if chunk is None:
             if problem == b"not enough memory":
                 return ("MemoryLimit", "")
             return ("FunctionError", (problem or b"").decode("utf-8", "replace"))
-        ok, outcome = state.run_guest(chunk, env, args, start)
+        ok, outcome = state.run_guest(chunk, env, input_json, start)
         if ok:
             if outcome is not None:
                 run.out(outcome)
@@ -378,8 +322,6 @@ class Worker:
         if cached is not None:
             self.cache.move_to_end(key)
             return state.compile(cached, name, b"b", env)
-        if source_check.close_declaration(source):
-            return None, f"{name[1:].decode('utf-8', 'replace')}: {source_check.MESSAGE}".encode()
         chunk, problem = state.compile(source, name, b"t", env)
         if chunk is not None and digest:
             code = state.dump(chunk)

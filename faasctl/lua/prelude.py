@@ -9,19 +9,22 @@ closure whose upvalues it cannot reach (``debug`` is absent).
 """
 
 PRELUDE = r"""
-local py_out, py_log, py_call, py_decode, py_tick, py_die, py_refused = ...
+local py_out, py_log, py_call, py_tick, py_die = ...
 
 local type, tostring, tonumber, select, next, error = type, tostring, tonumber, select, next, error
 local rawget, rawset, rawlen, rawequal = rawget, rawset, rawlen, rawequal
 local setmetatable, raw_getmetatable = setmetatable, debug.getmetatable
-local raw_pcall, raw_xpcall, raw_load, raw_collectgarbage = pcall, xpcall, load, collectgarbage
+local raw_pcall, raw_load, raw_collectgarbage = pcall, load, collectgarbage
 local string_format, string_gsub, string_find, string_char = string.format, string.gsub, string.find, string.char
-local string_match = string.match
+local string_match, string_byte, string_sub = string.match, string.byte, string.sub
 local table_concat, table_sort = table.concat, table.sort
 local math_type, math_huge = math.type, math.huge
-local utf8_len = utf8.len
+local utf8_len, utf8_char = utf8.len, utf8.char
 local co_create, co_wrap, co_resume, co_close = coroutine.create, coroutine.wrap, coroutine.resume, coroutine.close
+local co_status, co_running, co_isyieldable, co_yield = coroutine.status, coroutine.running,
+  coroutine.isyieldable, coroutine.yield
 local sethook = debug.sethook
+local main_thread = co_running()
 
 -- The allocator's refusal surfaces as this exact error value. Seeing it at any point where Lua code
 -- could catch an error ends the run through the host, so a pcall cannot turn the memory limit off.
@@ -35,6 +38,48 @@ end
 local function checked(ok, ...)
   if not ok and (...) == MEM then die_memory() end
   return ok, ...
+end
+
+-- Protected calls (pcall, xpcall, coroutine.wrap, the run itself) run the function in a coroutine of
+-- their own. A coroutine that fails is not unwound until it is closed, so the error seen here is the
+-- original one, before any __close handler (a `<close>` variable, a generic for's closing value) could
+-- replace it: the allocator's refusal ends the run at this point, whatever the guest wrote. Any other
+-- error closes the coroutine (running its __close handlers, as pcall does) and is returned.
+local stands_for = setmetatable({}, {__mode = "k"})  -- protecting coroutine -> the thread it stands for
+
+local function logical(co)
+  while stands_for[co] do co = stands_for[co] end
+  return co
+end
+
+local function closed_error(co, err)
+  if err == MEM then die_memory() end
+  local closed, replaced = co_close(co)
+  if not closed and replaced ~= nil then err = replaced end
+  if err == MEM then die_memory() end
+  return err
+end
+
+local function protected_end(co, ok, ...)
+  if ok then
+    if co_status(co) == "dead" then return true, ... end
+    -- the function yielded: the yield goes on to whoever resumed this thread, as pcall lets it
+    if logical(co_running()) ~= main_thread and co_isyieldable() then
+      return protected_end(co, co_resume(co, co_yield(...)))
+    end
+    return false, closed_error(co, "attempt to yield from outside a coroutine")
+  end
+  return false, closed_error(co, (...))
+end
+
+local function protected(hooked, f, ...)
+  if type(f) ~= "function" then  -- a callable table, or the error of calling a non-function
+    local target = f
+    f = function(...) return target(...) end
+  end
+  local co = co_create(hooked(f))
+  stands_for[co] = co_running()
+  return protected_end(co, co_resume(co, ...))
 end
 
 -- JSON ------------------------------------------------------------------------------------------
@@ -193,6 +238,163 @@ local function mark_array(t)
   return setmetatable(t, array_mt)
 end
 
+-- JSON text to Lua values, in Lua: the input, plugin replies and json.decode are converted under the
+-- run's memory limit, deadline and fuel, never by the host with the allocator unlimited.
+local DECODE_DEPTH = 1000
+local unescape = {[34] = '"', [92] = "\\", [47] = "/", [98] = "\b", [102] = "\f", [110] = "\n", [114] = "\r",
+                  [116] = "\t"}
+local STRING_STOP = '["\\\0-\31]'
+
+local function decode_json(text, label)
+  local pos, depth = 1, 0
+
+  local function fail(what)
+    error(label .. ": " .. what .. " at byte " .. pos, 0)
+  end
+
+  local function skip()  -- most JSON has no whitespace between tokens: look at one byte first
+    local c = string_byte(text, pos)
+    if c == 32 or c == 10 or c == 13 or c == 9 then
+      pos = string_find(text, "[^ \t\r\n]", pos) or #text + 1
+    end
+  end
+
+  local function decode_string()
+    local start, parts, n = pos + 1, nil, 0
+    while true do
+      local stop = string_find(text, STRING_STOP, start)
+      if not stop then pos = #text + 1 fail("unterminated string") end
+      local c = string_byte(text, stop)
+      if c == 34 then
+        pos = stop + 1
+        if not parts then return string_sub(text, start, stop - 1) end
+        n = n + 1; parts[n] = string_sub(text, start, stop - 1)
+        return table_concat(parts, "", 1, n)
+      elseif c == 92 then
+        parts = parts or {}
+        n = n + 1; parts[n] = string_sub(text, start, stop - 1)
+        local e = string_byte(text, stop + 1)
+        if e == 117 then
+          local hex = string_match(text, "^%x%x%x%x", stop + 2)
+          if not hex then pos = stop fail("invalid \\u escape") end
+          local code, after = tonumber(hex, 16), stop + 6
+          if code >= 0xD800 and code <= 0xDBFF then
+            local low = string_match(text, "^\\u([dD][c-fC-F]%x%x)", after)
+            if low then
+              code = 0x10000 + (code - 0xD800) * 0x400 + (tonumber(low, 16) - 0xDC00)
+              after = after + 6
+            end
+          end
+          n = n + 1; parts[n] = utf8_char(code)  -- a lone surrogate is kept, as WTF-8
+          start = after
+        else
+          local r = unescape[e]
+          if not r then pos = stop fail("invalid escape") end
+          n = n + 1; parts[n] = r
+          start = stop + 2
+        end
+      else
+        pos = stop
+        fail("control character in a string")
+      end
+    end
+  end
+
+  local function decode_number()
+    local start = pos
+    local s, e = string_find(text, "^-?0", pos)
+    if not s then s, e = string_find(text, "^-?[1-9]%d*", pos) end
+    if not s then fail("expected a value") end
+    pos = e + 1
+    local integer = true
+    if string_byte(text, pos) == 46 then
+      s, e = string_find(text, "^%.%d+", pos)
+      if not s then fail("expected digits after the decimal point") end
+      pos, integer = e + 1, false
+    end
+    local x = string_byte(text, pos)
+    if x == 101 or x == 69 then
+      s, e = string_find(text, "^[eE][-+]?%d+", pos)
+      if not s then fail("expected an exponent") end
+      pos, integer = e + 1, false
+    end
+    local literal = string_sub(text, start, pos - 1)
+    local value = tonumber(literal)  -- an integer too large for 64 bits reads as a float, as Lua does
+    if not integer and math_type(value) == "integer" then value = value + 0.0 end
+    return value
+  end
+
+  local decode_value
+
+  local function decode_array()
+    pos = pos + 1
+    depth = depth + 1
+    if depth > DECODE_DEPTH then fail("nested more than " .. DECODE_DEPTH .. " levels deep") end
+    local t, n = {}, 0
+    skip()
+    if string_byte(text, pos) == 93 then
+      pos = pos + 1
+    else
+      while true do
+        n = n + 1; t[n] = decode_value()
+        skip()
+        local c = string_byte(text, pos)
+        pos = pos + 1
+        if c == 93 then break end
+        if c ~= 44 then pos = pos - 1 fail("expected ',' or ']'") end
+      end
+    end
+    depth = depth - 1
+    return setmetatable(t, array_mt)
+  end
+
+  local function decode_object()
+    pos = pos + 1
+    depth = depth + 1
+    if depth > DECODE_DEPTH then fail("nested more than " .. DECODE_DEPTH .. " levels deep") end
+    local t = {}
+    skip()
+    if string_byte(text, pos) == 125 then
+      pos = pos + 1
+    else
+      while true do
+        skip()
+        if string_byte(text, pos) ~= 34 then fail("expected a string key") end
+        local key = decode_string()
+        skip()
+        if string_byte(text, pos) ~= 58 then fail("expected ':'") end
+        pos = pos + 1
+        t[key] = decode_value()
+        skip()
+        local c = string_byte(text, pos)
+        pos = pos + 1
+        if c == 125 then break end
+        if c ~= 44 then pos = pos - 1 fail("expected ',' or '}'") end
+      end
+    end
+    depth = depth - 1
+    return t
+  end
+
+  decode_value = function()
+    skip()
+    local c = string_byte(text, pos)
+    if c == 34 then return decode_string() end
+    if c == 123 then return decode_object() end
+    if c == 91 then return decode_array() end
+    if c == 116 and string_find(text, "^true", pos) then pos = pos + 4 return true end
+    if c == 102 and string_find(text, "^false", pos) then pos = pos + 5 return false end
+    if c == 110 and string_find(text, "^null", pos) then pos = pos + 4 return null end
+    if c == nil then fail("expected a value, found the end") end
+    return decode_number()
+  end
+
+  local value = decode_value()
+  skip()
+  if pos <= #text then fail("unexpected data after the value") end
+  return value
+end
+
 -- The host turns a run's return value into output bytes with this (strings raw, the rest JSON).
 local function render(value)
   local vt = type(value)
@@ -233,7 +435,10 @@ local function call(plugin, action, payload)
   end
   local ok, reply = py_call(plugin, action, encode_payload(payload))
   if not ok then error(reply, 2) end
-  return reply
+  -- the reply is JSON text, converted here under the run's memory limit and deadline
+  local value = decode_json(reply, "call: the plugin's reply")
+  if rawequal(value, null) then return nil end  -- null ("no value") reads naturally: call(...) or default
+  return value
 end
 
 local json = {
@@ -241,9 +446,7 @@ local json = {
   encode = function(value) return encode_guest(value) end,
   decode = function(text)
     if type(text) ~= "string" then error("json.decode: expected a string, got " .. type(text), 2) end
-    local ok, value = py_decode(text)
-    if not ok then error(value, 2) end
-    return value
+    return decode_json(text, "json.decode: invalid JSON")
   end,
   array = function(t)
     if t == nil then t = {} end
@@ -266,7 +469,7 @@ local function build(fuel_count)
     if again then sethook(hook, "", again) end
   end
   local function hooked(f)
-    if not fuel_count then return f end
+    if not fuel_count or type(f) ~= "function" then return f end
     return function(...)
       sethook(hook, "", fuel_count)  -- a new coroutine has no hook of its own
       return f(...)
@@ -280,20 +483,6 @@ local function build(fuel_count)
       end
     end
     if chunk_env == nil then chunk_env = env end
-    if type(chunk) == "function" then  -- a reader: collect its pieces, so the text can be checked
-      local pieces = {}
-      while true do
-        local piece = chunk()
-        if piece == nil or piece == "" then break end
-        if type(piece) ~= "string" then return nil, "reader function must return a string" end
-        pieces[#pieces + 1] = piece
-      end
-      chunk = table_concat(pieces)
-    end
-    if type(chunk) == "string" then
-      local refused = py_refused(chunk)
-      if refused then return nil, refused end
-    end
     return checked(raw_load(chunk, name, "t", chunk_env))
   end
 
@@ -310,15 +499,38 @@ local function build(fuel_count)
     if type(f) ~= "function" then return co_create(f) end
     return co_create(hooked(f))
   end
+  -- wrap as Lua does it (resume; on an error close the coroutine and raise), but seeing the error
+  -- before the close, like every protected call here
+  local function wrap_end(co, ok, ...)
+    if ok then return ... end
+    local err = ...
+    if err == MEM then die_memory() end
+    if co_status(co) == "dead" then err = closed_error(co, err) end
+    error(err, 2)
+  end
   coroutine_lib.wrap = function(f)
     if type(f) ~= "function" then return co_wrap(f) end
-    return co_wrap(hooked(f))
+    local co = co_create(hooked(f))
+    return function(...) return wrap_end(co, co_resume(co, ...)) end
   end
   coroutine_lib.resume = function(co, ...) return checked(co_resume(co, ...)) end
   coroutine_lib.close = function(co) return checked(co_close(co)) end
+  -- the coroutines behind protected calls are invisible: the guest sees the thread they stand for
+  coroutine_lib.running = function()
+    local co = logical(co_running())
+    return co, co == main_thread
+  end
+  coroutine_lib.isyieldable = function(co)
+    co = logical(co or co_running())
+    return co ~= main_thread and co_isyieldable(co)
+  end
+  coroutine_lib.status = function(co)
+    if co == logical(co_running()) then return "running" end
+    return co_status(co)
+  end
 
   for name in string.gmatch("assert error getmetatable ipairs next pairs rawequal rawget rawlen rawset select "
-                            .. "setmetatable tonumber tostring type _VERSION", "%S+") do
+                            .. "tonumber tostring type _VERSION", "%S+") do
     env[name] = _G[name]
   end
   env._G = env
@@ -328,13 +540,28 @@ local function build(fuel_count)
   env.json = json
   env.load = load
   env.collectgarbage = collectgarbage
-  env.pcall = function(f, ...) return checked(raw_pcall(f, ...)) end
+  -- Finalizers never run: an object is marked for finalization only if its metatable has __gc when
+  -- it is set, so setmetatable sets it without. A __gc would run outside the guest's control (at any
+  -- allocation, or at close after the run), where its errors, a memory error included, are swallowed.
+  env.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      local gc = rawget(mt, "__gc")
+      rawset(mt, "__gc", nil)
+      local ok, err = raw_pcall(setmetatable, t, mt)
+      rawset(mt, "__gc", gc)
+      if not ok then error(err, 2) end
+      return t
+    end
+    return setmetatable(t, mt)
+  end
+  env.pcall = function(f, ...) return protected(hooked, f, ...) end
+  local function handled(handler, ok, ...)
+    if ok then return true, ... end
+    return false, select(2, protected(hooked, handler, (...)))
+  end
   env.xpcall = function(f, handler, ...)
     if type(handler) ~= "function" then error("bad argument #2 to 'xpcall' (function expected)", 2) end
-    return checked(raw_xpcall(f, function(e)
-      if e == MEM then die_memory() end
-      return handler(e)
-    end, ...))
+    return handled(handler, protected(hooked, f, ...))
   end
   env.coroutine = coroutine_lib
   env.string = copy(string, "byte char find format gmatch gsub len lower match pack packsize rep reverse "
@@ -355,8 +582,7 @@ end
 
 local traceback, string_dump = debug.traceback, string.dump
 
-local function failure(e)
-  if e == MEM then return MEM end
+local function failure(e, trace)
   local message
   if type(e) == "string" then
     message = e
@@ -366,7 +592,7 @@ local function failure(e)
   else
     message = tostring(e)
   end
-  return {message, traceback(nil, 2)}
+  return {message, trace}
 end
 
 -- Compile (text only) or load the host's cached bytecode, with the guest environment as _ENV.
@@ -379,18 +605,30 @@ local function dump(chunk)
   return string_dump(chunk)
 end
 
--- Run the chunk, then main(args) when it defines one; render the value as output bytes.
--- Returns true, output or false, MEM | {message, traceback}.
-local function run(chunk, env, args, start)
-  return raw_xpcall(function()
+-- Convert the input, run the chunk, then main(args) when it defines one; render the value as output
+-- bytes. All of it in a coroutine standing for the main thread, so the error that ends it is seen
+-- before any __close handler runs (see `protected`). Returns true, output or false, MEM | {message,
+-- traceback}.
+local function run(chunk, env, input, start)
+  local co = co_create(function()
+    local args = decode_json(input, "the input")
+    input = nil
     start()
     local value = chunk()
     local main = rawget(env, "main")
     if main ~= nil then value = main(args) end
-    local output = render(value)
-    sethook()
-    return output
-  end, failure)
+    return render(value)
+  end)
+  stands_for[co] = main_thread
+  local ok, value = co_resume(co)
+  if ok and co_status(co) == "dead" then return true, value end
+  local err = ok and "attempt to yield from outside a coroutine" or value
+  if err == MEM then return false, MEM end
+  local trace = traceback(co)
+  local closed, replaced = co_close(co)
+  if not closed and replaced ~= nil then err = replaced end
+  if err == MEM then return false, MEM end
+  return false, failure(err, trace)
 end
 
 return build, run, compile, dump, mark_array, null
