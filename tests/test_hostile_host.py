@@ -301,3 +301,34 @@ def test_lua_finalizers_at_close_cost_nothing():
     probe = _lua_probe(source, memory="64MiB")
     assert (probe["error"], probe["result"]) == (None, 1)
     assert probe["worker_peak"] < 150 * 1024**2, probe
+
+
+# -- 11: QuickJS's std, os and bjson modules are unreachable -----------------------------------------
+
+
+def test_js_builtin_modules_cannot_be_imported(engine):
+    source = """
+const seen = {};
+for (const name of ['qjs:os', 'qjs:std', 'qjs:bjson', 'os', 'std']) {
+  try { await import(name); seen[name] = 'imported'; } catch (e) { seen[name] = 'refused'; }
+}
+return {seen, globals: [typeof std, typeof os, typeof bjson], text: 'qjs:os qjs:std'};
+"""
+    result = run_source(engine, source, "imp.js")
+    assert result.ok, result.error
+    assert set(result.result["seen"].values()) == {"refused"}
+    assert result.result["globals"] == ["undefined"] * 3
+    assert result.result["text"] == "qjs:os qjs:std"  # the guest's own strings are left alone
+
+
+@pytest.mark.parametrize("module", ["qjs:os", "qjs:std", "qjs:bjson"])
+def test_js_module_static_import_of_a_builtin_fails_cleanly(engine, module):
+    source = f'import * as m from "{module}";\nexport default () => Object.keys(m).length;\n'
+    result = run_source(engine, source, "imp.mjs")
+    assert result.error is not None and result.error.type == "FunctionError", result
+    assert "could not load module" in result.error.message
+
+
+def test_js_module_may_name_its_own_std_and_os(engine):
+    result = run_source(engine, "const os = 1, std = 2;\nexport default ($) => os + std + $.n;\n", "m.mjs", {"n": 3})
+    assert result.ok and result.result == 6, result

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,7 @@ class InterpreterRuntime:
         self._compiled: dict[str, str] = {}
         self._environment: tuple[dict[str, str], list[tuple[str, str, bool]]] | None = None
         self._digest: str | None = None
+        self._hidden: HiddenModules | None = None
 
     # -- module and prelude ------------------------------------------------------------------------
 
@@ -117,10 +120,13 @@ class InterpreterRuntime:
             self._preludes[key] = [n if n == SOURCE else self.descriptor.resource_text(n) for n in names]
         return self._preludes[key]
 
-    def _prelude(self, key: str, source: str) -> tuple[str, str]:
+    def _prelude(self, key: str, source: str, renames: dict[str, str] | None = None) -> tuple[str, str]:
         """The prelude text, with ``source`` inlined where the descriptor says, and the span
-        ``start:count`` of its lines (``0:0`` when it is not inline)."""
+        ``start:count`` of its lines (``0:0`` when it is not inline). ``renames``: this run's names of
+        the hidden modules, put in place of their real names in the prelude's own text only."""
         parts = self._prelude_parts(key)
+        for real, secret in (renames or {}).items():
+            parts = [part if part == SOURCE else part.replace(real, secret) for part in parts]
         if SOURCE not in parts:
             return "\n".join(parts), "0:0"
         before = "\n".join(parts[: parts.index(SOURCE)])
@@ -143,7 +149,9 @@ class InterpreterRuntime:
             raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
         module, load_ms = self._module(metered=invocation.limits.fuel is not None)
         module_mode = artifact.ending in self._settings.get("module_endings", [])
-        prelude, span = self._prelude("module_prelude" if module_mode else "prelude", source)
+        hidden = self._hidden_modules()
+        renames = hidden.draw() if hidden is not None else {}
+        prelude, span = self._prelude("module_prelude" if module_mode else "prelude", source, renames)
         env, dirs = self._guest_environment()
         prelude, prelude_code = self._prelude_argument(prelude, env, dirs)
         values = {
@@ -158,7 +166,7 @@ class InterpreterRuntime:
         entry = self._settings.get("entry", "command")
         spec = SandboxSpec(argv=argv if entry == "command" else [], env=env, dirs=dirs)
         sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
-        runner = _reactor_entry(argv) if entry == "reactor" else _command_entry
+        runner = _reactor_entry(argv, hidden, renames) if entry == "reactor" else _command_entry
         outcome = sandbox.run(module, runner, label=self.descriptor.name)
         return self._execution(outcome, invocation, load_ms, span)
 
@@ -178,6 +186,14 @@ class InterpreterRuntime:
             if raw:
                 error = RunError("FunctionError", raw[0], "\n".join(raw))
         return to_execution(outcome, invocation.limits, logs, error, load_ms, self._settings.get("oom_markers", ()))
+
+    def _hidden_modules(self) -> HiddenModules | None:
+        names = self._settings.get("hidden_modules")
+        if not names:
+            return None
+        if self._hidden is None:
+            self._hidden = HiddenModules([str(name) for name in names])
+        return self._hidden
 
     def status(self) -> dict[str, Any]:
         binary = self.descriptor.binary or {}
@@ -209,8 +225,50 @@ def _command_entry(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:
     return 0
 
 
-def _reactor_entry(argv: list[str]):  # noqa: ANN202 - a closure over argv
-    """QuickJS reactor: ``_initialize``, then ``qjs_init_argv(argc, argv)`` with argv in guest memory."""
+class HiddenModules:
+    """Built-in modules no guest may import (QuickJS's ``qjs:std``, ``qjs:os``, ``qjs:bjson``).
+
+    QuickJS registers them by name when the context is created, and an ``import()`` (or a static
+    import in an ``.mjs``) finds a registered module by name whatever the globals say. So before the
+    context exists, each name is overwritten in the module's static data, wherever it occurs, with a
+    random name of the same length drawn anew for every run (``draw``); the prelude imports the modules
+    by this run's names (the host writes them into the prelude's text); guest code cannot name them.
+    (``--std`` is not used: the linker shares the tail of ``"qjs:std"`` with its option name.)"""
+
+    ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+,-;<=>?@[]^_`{|}~:"
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.offsets: list[tuple[int, bytes]] | None = None  # the same in every instance of the module
+
+    def draw(self) -> dict[str, str]:
+        """This run's names: the real name -> a random one of the same length."""
+        return {name: "".join(secrets.choice(self.ALPHABET) for _ in name) for name in self.names}
+
+    def hide(self, store: wasmtime.Store, memory: wasmtime.Memory, renames: dict[str, str]) -> None:
+        if self.offsets is None or not all(memory.read(store, at, at + len(name)) == name
+                                           for at, name in self.offsets):
+            data = memory.read(store, 0, memory.data_len(store))
+            names = [name.encode() for name in self.names]
+            self.offsets = [(at, name) for name in names for at in _occurrences(data, name)]
+            if not self.offsets:
+                raise wasmtime.Trap("the runtime's built-in module names were not found")
+        for at, name in self.offsets:
+            memory.write(store, renames[name.decode()].encode(), at)
+
+
+def _occurrences(data: bytes, needle: bytes) -> list[int]:
+    found, at = [], data.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
+
+
+def _reactor_entry(argv: list[str], hidden: HiddenModules | None = None,  # noqa: ANN202 - a closure
+                   renames: dict[str, str] | None = None):
+    """QuickJS reactor: ``_initialize``, hide the built-in modules, then ``qjs_init_argv(argc, argv)``
+    with argv in guest memory."""
 
     def run(sandbox: Sandbox, instance: wasmtime.Instance) -> int | None:
         store = sandbox.store
@@ -219,6 +277,8 @@ def _reactor_entry(argv: list[str]):  # noqa: ANN202 - a closure over argv
         memory = exports["memory"]
         malloc = exports["malloc"]
         assert isinstance(memory, wasmtime.Memory) and isinstance(malloc, wasmtime.Func)
+        if hidden is not None and renames:
+            hidden.hide(store, memory, renames)
         pointers = []
         for arg in argv:
             data = arg.encode("utf-8") + b"\0"

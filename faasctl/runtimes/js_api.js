@@ -3,10 +3,14 @@
 // or a JSON object {"faasctl": "error", ...} reporting how the run failed.
 // scriptArgs: source (empty in module mode, where the module is inline), input JSON, file name, and
 // "start:count", the lines of the inline module within <cmdline> (0:0 in script mode).
+// The host renames these built-in modules at random for every run, here and in QuickJS itself, so
+// guest code cannot import them (see interpreter.HiddenModules).
+import * as __std from "qjs:std";
+import * as __os from "qjs:os";
 const [__source, __input, __filename, __span] = scriptArgs;
 const [__spanStart, __spanCount] = __span.split(":").map(Number);
-const __out = std.out, __err = std.err, __eval = std.evalScript;
-const __setTimeout = os.setTimeout, __clearTimeout = os.clearTimeout;
+const __out = __std.out, __err = __std.err, __eval = __std.evalScript;
+const __setTimeout = __os.setTimeout, __clearTimeout = __os.clearTimeout;
 for (const name of ["std", "os", "bjson", "scriptArgs"]) delete globalThis[name];
 
 const __show = (v) => {
