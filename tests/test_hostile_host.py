@@ -332,3 +332,17 @@ def test_js_module_static_import_of_a_builtin_fails_cleanly(engine, module):
 def test_js_module_may_name_its_own_std_and_os(engine):
     result = run_source(engine, "const os = 1, std = 2;\nexport default ($) => os + std + $.n;\n", "m.mjs", {"n": 3})
     assert result.ok and result.result == 6, result
+
+
+def test_lone_surrogate_through_serve_is_a_200_envelope_and_the_invocation_ends(tmp_path):
+    from test_server_support import Server
+
+    with Server(tmp_path / "store.sqlite", "--workers", "1") as server:
+        code = "console.log('\\ud800'); throw new Error('bad \\ud800')"
+        assert server.request("PUT", "/v1/functions/lone", {"runtime": "js", "code": code}).status == 201
+        reply = server.request("POST", "/v1/functions/lone/invoke", {})
+        assert reply.status == 200, reply
+        envelope = reply.json()
+        assert envelope["error"]["type"] == "FunctionError" and envelope["logs"][0] == "\ufffd"
+        invocation = server.request("GET", f"/v1/invocations/{reply.headers['x-faasctl-invocation-id']}").json()
+        assert invocation["state"] == "done"
