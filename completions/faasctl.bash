@@ -11,11 +11,12 @@ _faasctl() {
     done
     case "$cmd" in
         run)
-            opts="-h --help -i --input -d --data -p --param --text --runtime -r --output-json --format -f --quiet -q --config --timeout --memory --fuel --max-output --invoke --abi --wasi-args --arg --dir --env --kv --pull --offline --insecure"
+            opts="-h --help -i --input -d --data -p --param --text --max-input --runtime -r --output-json --format -f --quiet -q --config --timeout --memory --fuel --max-output --invoke --abi --wasi-args --arg --dir --env --kv --pull --offline --insecure"
             case "$prev" in
                 -i|--input) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
                 -d|--data) COMPREPLY=(); return 0 ;;
                 -p|--param) COMPREPLY=(); return 0 ;;
+                --max-input) COMPREPLY=(); return 0 ;;
                 --runtime|-r) COMPREPLY=(); return 0 ;;
                 --output-json) COMPREPLY=($(compgen -W "true false auto" -- "$cur")); return 0 ;;
                 --format|-f) COMPREPLY=($(compgen -W "result json" -- "$cur")); return 0 ;;
@@ -137,7 +138,7 @@ _faasctl() {
             COMPREPLY=($(compgen -f -- "$cur")); return 0
             ;;
         bench)
-            opts="-h --help -n --runs --warmup --cold --format -f -i --input -d --data -p --param --text --runtime -r --output-json --invoke --abi --config --timeout --memory --fuel --max-output"
+            opts="-h --help -n --runs --warmup --cold --format -f -i --input -d --data -p --param --text --max-input --runtime -r --output-json --invoke --abi --config --timeout --memory --fuel --max-output"
             case "$prev" in
                 -n|--runs) COMPREPLY=(); return 0 ;;
                 --warmup) COMPREPLY=(); return 0 ;;
@@ -145,6 +146,7 @@ _faasctl() {
                 -i|--input) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
                 -d|--data) COMPREPLY=(); return 0 ;;
                 -p|--param) COMPREPLY=(); return 0 ;;
+                --max-input) COMPREPLY=(); return 0 ;;
                 --runtime|-r) COMPREPLY=(); return 0 ;;
                 --output-json) COMPREPLY=($(compgen -W "true false auto" -- "$cur")); return 0 ;;
                 --invoke) COMPREPLY=(); return 0 ;;
