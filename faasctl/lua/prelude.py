@@ -179,7 +179,8 @@ local function encoder(label)
           name = number_text(k)
         end
         if name == nil then
-          depth = depth + 1; path[depth] = tostring(k)
+          -- never tostring a table key: its __tostring is guest code, and this may run in a raw pcall
+          depth = depth + 1; path[depth] = kt == "boolean" and tostring(k) or "<" .. kt .. ">"
           fail("has a key of type " .. kt .. " (JSON keys are strings)")
         end
         keys[#keys + 1] = name
@@ -588,9 +589,10 @@ local function failure(e, trace)
     message = e
   elseif rawequal(e, null) or type(e) == "table" then
     local ok, text = raw_pcall(encode_log, e)
-    message = ok and text or tostring(e)
+    -- not tostring(e): a guest __tostring would run here, after the run, outside every limit check
+    message = ok and text or "(error object is a table value)"
   else
-    message = tostring(e)
+    message = tostring(e)  -- a number, boolean, function or thread: no guest code runs
   end
   return {message, trace}
 end
