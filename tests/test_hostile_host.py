@@ -346,3 +346,39 @@ def test_lone_surrogate_through_serve_is_a_200_envelope_and_the_invocation_ends(
         assert envelope["error"]["type"] == "FunctionError" and envelope["logs"][0] == "\ufffd"
         invocation = server.request("GET", f"/v1/invocations/{reply.headers['x-faasctl-invocation-id']}").json()
         assert invocation["state"] == "done"
+
+
+def test_hidden_module_offsets_are_cached_and_a_stale_cache_is_rescanned(engine, tmp_path):
+    import wasmtime
+
+    from faasctl.runtimes.interpreter import HiddenModules
+
+    runtime = engine.runtime("js")
+    module, _ = runtime._module()
+    cache = tmp_path / "hidden.json"
+    cache.write_text('[[12, "qjs:std"]]')  # stale: nothing of the kind there
+
+    def instance_memory():
+        wasm_engine = engine.wasm_host().engine_for(False)
+        store = wasmtime.Store(wasm_engine)
+        store.set_epoch_deadline(1 << 40)  # the engine interrupts by epochs
+        linker = wasmtime.Linker(wasm_engine)
+        linker.define_wasi()
+        store.set_wasi(wasmtime.WasiConfig())
+        exports = linker.instantiate(store, module).exports(store)
+        exports["_initialize"](store)
+        return store, exports["memory"]
+
+    hidden = HiddenModules(["qjs:std", "qjs:os"], cache)
+    store, memory = instance_memory()
+    renames = hidden.draw()
+    hidden.hide(store, memory, renames)
+    data = memory.read(store, 0, memory.data_len(store))
+    assert b"qjs:std" not in data and b"qjs:os" not in data
+    assert renames["qjs:std"].encode() in data and len(renames["qjs:os"]) == len("qjs:os")
+    offsets = json.loads(cache.read_text())
+    assert len(offsets) >= 4 and [12, "qjs:std"] not in offsets
+    again = HiddenModules(["qjs:std", "qjs:os"], cache)  # a new process reads the offsets back
+    store, memory = instance_memory()
+    again.hide(store, memory, again.draw())
+    assert again.offsets == [(at, name.encode()) for at, name in offsets]
