@@ -7,8 +7,10 @@ frame (with the partial output and logs) has been written, so nothing in Lua can
 
 - timeout: a watchdog thread (lupa releases the GIL while Lua runs) writes the Timeout result and
   exits; ``SIGALRM`` with its default action is the backstop if even the watchdog cannot run;
-- memory: lupa's ``max_memory``; every point where Lua can catch an error re-checks for the
-  allocator's error (see the prelude) and calls back here to end the run;
+- memory: lupa's ``max_memory``, never lifted from before the input is converted (in Lua, by the
+  prelude) until the state is closed; every protected call runs in its own coroutine, so the prelude
+  sees the allocator's error before any ``__close`` handler could replace it, and calls back here to
+  end the run;
 - fuel: a count hook, set again on every coroutine, calls back here;
 - output: the ``print`` callback ends the run when the output passes ``max_output``.
 
@@ -122,12 +124,13 @@ class State:
         self.rt = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                   unpack_returned_tuples=True, attribute_filter=_deny_attributes, max_memory=0)
         setup = self.rt.compile(prelude_code, b"=faasctl", b"b")
-        (self.build, self.run_guest, self.compile, self.dump, self.mark_array,
-         self.null) = setup(self._out, self._log, self._call, self._tick, self._die)
+        self.build, self.run_guest, self.compile, self.dump = setup(self._out, self._log, self._call,
+                                                                    self._tick, self._die)
 
     def close(self) -> None:
-        """Drop every reference to the runtime so ``lua_close`` runs now (finalizers included)."""
-        self.build = self.run_guest = self.compile = self.dump = self.mark_array = self.null = None
+        """Drop every reference to the runtime so ``lua_close`` runs now (no guest finalizer is pending:
+        the prelude's ``setmetatable`` never marks an object for one)."""
+        self.build = self.run_guest = self.compile = self.dump = None
         self.rt = None
 
     # callbacks: each forwards to the run in progress

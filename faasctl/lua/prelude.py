@@ -633,5 +633,5 @@ local function run(chunk, env, input, start)
   return false, failure(err, trace)
 end
 
-return build, run, compile, dump, mark_array, null
+return build, run, compile, dump
 """
