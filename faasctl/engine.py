@@ -18,7 +18,7 @@ from faasctl.inputs import EMPTY_INPUT, FunctionInput
 from faasctl.limits import Limits
 from faasctl.output import parse_output
 from faasctl.registry import Registry, RuntimeDescriptor
-from faasctl.result import Result, RunError, Stats
+from faasctl.result import Result, RunError, Stats, unicode_text
 from faasctl.runtimes.base import Artifact, Execution, Invocation, RunOptions, Runtime
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class Settings(NamedTuple):
 
 def artifact_from_bytes(name: str, source: bytes, *, path: Path | None = None,
                         media_type: str | None = None, ending: str | None = None) -> Artifact:
+    name = unicode_text(name)  # a display name: a file name's undecodable bytes (lone surrogates) become U+FFFD
     return Artifact(
         name=name,
         source=source,

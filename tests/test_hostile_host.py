@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -382,3 +383,12 @@ def test_hidden_module_offsets_are_cached_and_a_stale_cache_is_rescanned(engine,
     store, memory = instance_memory()
     again.hide(store, memory, again.draw())
     assert again.offsets == [(at, name.encode()) for at, name in offsets]
+
+
+@pytest.mark.parametrize("ending, source", [(".js", "return 1"), (".py", "return 1"), (".lua", "return 1")])
+def test_a_file_name_that_is_not_utf8_runs(tmp_path, ending, source):
+    script = Path(os.fsdecode(bytes(tmp_path) + b"/\xff" + ending.encode()))
+    script.write_text(source)
+    result = run_cli("run", str(script), "--format", "json")
+    assert result.code == 0, result
+    assert result.json()["function"] == "\ufffd" + ending
