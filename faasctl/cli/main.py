@@ -127,7 +127,7 @@ def _version(value: bool) -> None:
 
 
 def _completion_flag(show: bool) -> Any:
-    def callback(ctx: click.Context, value: str | None) -> None:
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
         if value is None or ctx.resilient_parsing:
             return
         from faasctl.cli.completion_cmd import install_or_show
@@ -146,14 +146,6 @@ def root_app() -> typer.Typer:
         ctx: typer.Context,
         version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
                                               help="print the version and exit")] = False,
-        install_completion: Annotated[str | None, typer.Option(
-            "--install-completion", metavar="[SHELL]", is_flag=False, flag_value="auto", show_default=False,
-            callback=_completion_flag(show=False), expose_value=False, autocompletion=lambda: ["bash", "zsh", "fish"],
-            help="install shell completion for bash, zsh or fish (default: $SHELL) and exit")] = None,
-        show_completion: Annotated[str | None, typer.Option(
-            "--show-completion", metavar="[SHELL]", is_flag=False, flag_value="auto", show_default=False,
-            callback=_completion_flag(show=True), expose_value=False, autocompletion=lambda: ["bash", "zsh", "fish"],
-            help="print the completion script for bash, zsh or fish and exit")] = None,
     ) -> None:
         if ctx.invoked_subcommand is None:
             click.echo(ctx.get_help())
@@ -162,7 +154,17 @@ def root_app() -> typer.Typer:
 
 
 def root_command() -> Verbs:
-    return typer.main.get_group(root_app())  # type: ignore[return-value]
+    group: Verbs = typer.main.get_group(root_app())  # type: ignore[assignment]
+    # Options whose value may be left out (``--install-completion`` or ``--install-completion zsh``): plain
+    # click options, as typer declares no optional values.
+    for flag, show, text in (("--install-completion", False, "install shell completion for bash, zsh or fish "
+                                                              "(default: $SHELL) and exit"),
+                             ("--show-completion", True, "print the completion script for bash, zsh or fish "
+                                                         "and exit")):
+        group.params.insert(-1, click.Option([flag], metavar="[SHELL]", is_flag=False, flag_value="auto",
+                                             expose_value=False, callback=_completion_flag(show), help=text,
+                                             shell_complete=lambda *_: ["bash", "zsh", "fish"]))
+    return group
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
