@@ -34,8 +34,8 @@ def inspect(
                                                help="the export `run --invoke` would call")] = None,
     abi: Annotated[str | None, typer.Option("--abi", click_type=choice(*ABIS),
                                             help="force the calling convention")] = None,
-    memory: Annotated[str | None, typer.Option("--memory", metavar="SIZE",
-                                               help="memory limit to check the module against (default 256MiB)")] = None,
+    memory: Annotated[str | None, typer.Option(
+        "--memory", metavar="SIZE", help="memory limit to check the module against (default 256MiB)")] = None,
     config: Config = None,
     offline: Annotated[bool, typer.Option("--offline", help="use the local OCI cache only")] = False,
     insecure: Annotated[bool, typer.Option("--insecure",

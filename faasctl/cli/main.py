@@ -120,9 +120,9 @@ def verb_command(name: str) -> click.Command:
     return typer.main.get_group(module.app).commands[name]
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
-        click.echo(f"faasctl {__version__}")
+        ctx.obj.stdout.write(f"faasctl {__version__}\n")
         raise typer.Exit()
 
 

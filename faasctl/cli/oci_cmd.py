@@ -29,7 +29,8 @@ Format = Annotated[str, typer.Option("--format", "-f", click_type=choice("text",
                                      help="print the digest alone (text) or a JSON summary")]
 
 
-@app.command("pull", cls=Command, epilog=PULL_EXAMPLES, short_help="pull a function from an OCI registry into the cache",
+@app.command("pull", cls=Command, epilog=PULL_EXAMPLES,
+             short_help="pull a function from an OCI registry into the cache",
              help="Pull, verify and cache a WebAssembly function; prints the resolved digest.")
 def pull(
     ctx: typer.Context,

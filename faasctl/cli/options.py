@@ -122,8 +122,8 @@ def suggest_option(command: click.Command, word: str) -> str | None:
     """The closest option of ``command`` to a misspelt one."""
     import difflib
 
-    known = [opt for param in command.params for opt in getattr(param, "opts", []) + getattr(param, "secondary_opts", [])
-             if opt.startswith("-")]
+    known = [opt for param in command.params
+             for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])] if opt.startswith("-")]
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return close[0] if close else None
 
