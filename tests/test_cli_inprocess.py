@@ -97,3 +97,29 @@ def test_version_and_completion() -> None:
     assert cli("--version")[:2] == (0, f"faasctl {__version__}\n")
     code, out, _ = cli("completion", "bash")
     assert code == 0 and "complete -o default -F _faasctl_completion faasctl" in out
+
+
+def test_a_verb_still_declared_with_argparse_runs_through_the_bridge(monkeypatch) -> None:
+    import sys
+    import types
+
+    from faasctl.cli import main as cli_main
+
+    module = types.ModuleType("faasctl.cli.legacy_cmd")
+
+    def add_parser(sub) -> None:
+        parser = sub.add_parser("legacy", help="an argparse verb", description="Repeat a word.")
+        parser.add_argument("word")
+        parser.add_argument("--times", type=int, default=1)
+        parser.set_defaults(handler=lambda args: print(args.word * args.times) or 0)
+
+    module.add_parser = add_parser  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "faasctl.cli.legacy_cmd", module)
+    monkeypatch.setitem(cli_main.COMMANDS, "legacy", "legacy_cmd")
+    monkeypatch.setitem(cli_main.SUMMARIES, "legacy", "an argparse verb")
+    code, _, err = cli("legacy", "--times", "2", "ab")
+    assert (code, err) == (0, "")
+    code, _, err = cli("legacy", "ab", "--tims", "2")
+    assert code == 2 and err == "faasctl: error: unrecognized arguments: --tims 2 (did you mean --times?)\n"
+    code, out, _ = cli("legacy", "--help")
+    assert code == 0 and "Repeat a word." in out

@@ -195,7 +195,7 @@ def handle(args: Any, env: Environment) -> int:
         return render_result(results[-1], "result", False, env)
     report = summarize(wall, results, "cold" if args.cold else "warm", args.warmup)
     if args.format == "json":
-        write_json(env, report)
+        write_json(report, env)
     else:
         env.stdout.write(render_table(report))
     return 0

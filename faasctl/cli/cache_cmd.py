@@ -73,8 +73,8 @@ def _ls(fmt: str, env: Environment) -> int:
                         "size": record.get("size"), "pulled_at": record.get("pulled_at")})
     blobs = store.list()
     if fmt == "json":
-        write_json(env, {"directory": str(store.root), "references": entries,
-                    "blobs": [{"digest": b.digest, "size": b.size} for b in blobs]})
+        write_json({"directory": str(store.root), "references": entries,
+                    "blobs": [{"digest": b.digest, "size": b.size} for b in blobs]}, env)
         return 0
     if entries:
         width = max(len(str(e["reference"])) for e in entries)

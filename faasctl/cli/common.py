@@ -18,8 +18,18 @@ def limit_overrides(args: Any) -> dict[str, Any]:
     return {"timeout": args.timeout, "memory": args.memory, "fuel": args.fuel, "max_output": args.max_output}
 
 
-def build_engine(args: Any, env: Environment, **extra: Any) -> Engine:
+def terminal(env: Environment | None) -> Environment:
+    """``env``, or this process's terminal for callers that do not hand one over yet."""
+    if env is not None:
+        return env
+    from faasctl.cli.environment import Environment
+
+    return Environment.from_process()
+
+
+def build_engine(args: Any = None, env: Environment | None = None, **extra: Any) -> Engine:
     """An engine for this process: state dirs from the environment, config file, compile notices."""
+    env = terminal(env)
     dirs = StateDirs.from_environment()
     config = _load_config(args, dirs, env.cwd)
     notice = make_compile_notice(lambda line: env.stderr.write(f"faasctl: {line}\n")) if env.stderr_isatty else None
@@ -45,16 +55,18 @@ def _load_config(args: Any, dirs: StateDirs, cwd: str) -> dict[str, Any]:
     return load_config(explicit, dirs, cwd)
 
 
-def write_json(env: Environment, value: Any) -> None:
+def write_json(value: Any, env: Environment | None = None) -> None:
     """JSON on stdout: indented for a person at a terminal, one compact line for a pipe."""
+    env = terminal(env)
     if env.stdout_isatty:
         env.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
     else:
         env.stdout.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def render_logs(env: Environment, logs: list[str]) -> None:
+def render_logs(logs: list[str], env: Environment | None = None) -> None:
     """Logs to stderr: on a terminal dimmed and prefixed, plain lines when redirected."""
+    env = terminal(env)
     if not logs:
         return
     if env.stderr_color:
@@ -64,15 +76,16 @@ def render_logs(env: Environment, logs: list[str]) -> None:
     env.stderr.write(text)
 
 
-def render_result(result: Result, fmt: str, quiet: bool, env: Environment) -> int:
+def render_result(result: Result, fmt: str, quiet: bool, env: Environment | None = None) -> int:
     """Print a run as ``--format`` says and return its exit code."""
     from faasctl.errors import exit_code_for
 
+    env = terminal(env)
     if fmt == "json":
-        _to_stdout(env, lambda: write_json(env, result.to_dict()))
+        _to_stdout(env, lambda: write_json(result.to_dict(), env))
     else:
         if not quiet:
-            render_logs(env, result.logs)
+            render_logs(result.logs, env)
         if result.ok:
             _to_stdout(env, lambda: _write_result(env, result.result))
     if result.error is not None:
@@ -104,5 +117,5 @@ def _write_result(env: Environment, value: Any) -> None:
     if isinstance(value, str):
         env.stdout.write(value + ("\n" if env.stdout_isatty and not value.endswith("\n") else ""))
     else:
-        write_json(env, value)
+        write_json(value, env)
     env.stdout.flush()

@@ -56,7 +56,7 @@ def handle(args: Any, env: Environment) -> int:
     report = inspect_module(engine.wasm_host(), artifact, invoke=args.invoke, abi=args.abi,
                             memory_limit=limits.memory)
     if args.format == "json":
-        write_json(env, report)
+        write_json(report, env)
     else:
         render(report, env)
     return 0

@@ -115,8 +115,13 @@ class Verbs(Group):
 
 
 def verb_command(name: str) -> click.Command:
-    """The click command of one verb, from the typer app of its module."""
+    """The click command of one verb, from the typer app of its module (or, for a module still declared
+    argparse-style with ``add_parser``/``handle``, through ``faasctl.cli.argparse_bridge``)."""
     module = import_module(f"faasctl.cli.{COMMANDS[name]}")
+    if not hasattr(module, "app") and hasattr(module, "add_parser"):
+        from faasctl.cli.argparse_bridge import bridge
+
+        return bridge(name, module)
     return typer.main.get_group(module.app).commands[name]
 
 
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         env.stderr.write("faasctl: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
+        _silence_stdout(env)
         return 0
     except Exception as exc:  # the last resort: one line, the traceback in a file
         path = _write_traceback(exc)
@@ -232,10 +237,11 @@ def _complete(group: click.Command, env: Environment) -> int:
     return shell_complete(group, {"obj": env}, "faasctl", COMPLETE_VAR, env.environ[COMPLETE_VAR])
 
 
-def _silence_stdout() -> None:
+def _silence_stdout(env: Environment) -> None:
+    """A reader that went away (``| head``): point stdout at /dev/null so the final flush cannot fail."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, env.stdout.fileno())  # type: ignore[union-attr]
     except (OSError, ValueError, AttributeError):
         pass
 

@@ -129,9 +129,9 @@ def handle_pull(args: Any, env: Environment) -> int:
     store = BlobStore(StateDirs.from_environment().cache / "oci")
     pulled = pull(ref, store, pull_options(oci, ref))
     if args.format == "json":
-        write_json(env, {"reference": pulled.reference, "digest": pulled.digest, "module_digest": pulled.module_digest,
+        write_json({"reference": pulled.reference, "digest": pulled.digest, "module_digest": pulled.module_digest,
                     "name": pulled.name, "size": pulled.size, "layer_media_type": pulled.layer_media_type,
-                    "annotations": pulled.annotations})
+                    "annotations": pulled.annotations}, env)
     else:
         env.stderr.write(f"pulled {pulled.reference}: {pulled.name}, {pulled.size} bytes, "
                          f"module {pulled.module_digest}\n")
@@ -160,8 +160,8 @@ def handle_push(args: Any, env: Environment) -> int:
     pushed = push(Path(args.file), ref, credentials=credentials, insecure=args.insecure, abi=args.abi,
                   runtime=args.runtime, annotations=annotations)
     if args.format == "json":
-        write_json(env, {"reference": pushed.reference, "digest": pushed.digest, "module_digest": pushed.module_digest,
-                    "size": pushed.size})
+        write_json({"reference": pushed.reference, "digest": pushed.digest, "module_digest": pushed.module_digest,
+                    "size": pushed.size}, env)
     else:
         env.stderr.write(f"pushed {pushed.reference} ({pushed.size} bytes)\n")
         env.stdout.write(pushed.digest + "\n")

@@ -172,7 +172,7 @@ def handle(args: Any, env: Environment) -> int:
     return render_result(result, args.format, args.quiet, env)
 
 
-def _run_interruptibly(call: Any, env: Environment) -> Any:
+def _run_interruptibly(call: Any, env: Environment | None = None) -> Any:
     """Run in a worker thread so Ctrl-C is seen at once even while a guest is busy in native code."""
     box: dict[str, Any] = {}
 
@@ -188,8 +188,11 @@ def _run_interruptibly(call: Any, env: Environment) -> Any:
         while worker.is_alive():
             worker.join(0.25)
     except KeyboardInterrupt:
-        env.stderr.write("faasctl: interrupted\n")
-        env.stderr.flush()
+        from faasctl.cli.common import terminal
+
+        stderr = terminal(env).stderr
+        stderr.write("faasctl: interrupted\n")
+        stderr.flush()
         os._exit(130)
     if "error" in box:
         raise box["error"]

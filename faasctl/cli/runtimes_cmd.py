@@ -53,7 +53,7 @@ def handle(args: Any, env: Environment) -> int:
     engine = build_engine(args, env)
     rows = runtime_rows(engine)
     if args.format == "json":
-        write_json(env, rows)
+        write_json(rows, env)
         return 0
     from rich.table import Table
 
