@@ -82,6 +82,8 @@ def test_negative_numbers_are_arguments_not_options(tmp_path: Path) -> None:
     assert cli("run", "--invoke", "sub", str(module), "7", "-2")[:2] == (0, "9\n")  # wasmtime's order
     code, _, err = cli("run", str(module), "--invoke", "sub", "-x", "3")
     assert code == 2 and err == "faasctl: error: no such option: -x\n"
+    code, _, err = cli("run", "--timout=2s", str(module))  # before TARGET, would be taken for it
+    assert code == 2 and err == "faasctl: error: no such option: --timout (did you mean --timeout?)\n"
 
 
 def test_runtimes_and_test_list_write_to_the_environment() -> None:

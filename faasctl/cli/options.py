@@ -112,9 +112,12 @@ class ArgsCommand(Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         rest = super().parse_args(ctx, args)
-        for value in ctx.params.get("args") or ():
-            if value.startswith("-") and len(value) > 1 and not _NUMBER.match(value):
-                raise click.NoSuchOption(value.split("=")[0], ctx=ctx)
+        for param in self.params:
+            if isinstance(param, click.Argument):
+                value = ctx.params.get(param.name or "")
+                for word in [value] if isinstance(value, str) else value or ():
+                    if word.startswith("-") and len(word) > 1 and not _NUMBER.match(word):
+                        raise click.NoSuchOption(word.split("=")[0], ctx=ctx)
         return rest
 
 
