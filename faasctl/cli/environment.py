@@ -12,7 +12,6 @@ import io
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 
@@ -23,21 +22,29 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-@dataclass
 class Environment:
     """Streams and what is known about them. ``stdin`` is binary (scripts and input are bytes);
-    ``stdout`` and ``stderr`` are text. ``stdout`` is None when the process was started with it closed."""
+    ``stdout`` and ``stderr`` are text. ``stdout`` is None when the process was started with it closed.
+    (A plain class: a dataclass costs a few ms of start-up on every command.)"""
 
-    stdin: IO[bytes] | None
-    stdout: IO[str] | None
-    stderr: IO[str]
-    stdin_isatty: bool = False
-    stdout_isatty: bool = False
-    stderr_isatty: bool = False
-    no_color: bool = False  # NO_COLOR set (https://no-color.org)
-    environ: Mapping[str, str] = field(default_factory=dict)
-    cwd: str = "."
-    columns: int | None = None  # None: ask the terminal when a width is needed
+    def __init__(self, stdin: IO[bytes] | None, stdout: IO[str] | None, stderr: IO[str], *,
+                 stdin_isatty: bool = False, stdout_isatty: bool = False, stderr_isatty: bool = False,
+                 no_color: bool = False, environ: Mapping[str, str] | None = None, cwd: str = ".",
+                 columns: int | None = None) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdin_isatty = stdin_isatty
+        self.stdout_isatty = stdout_isatty
+        self.stderr_isatty = stderr_isatty
+        self.no_color = no_color  # NO_COLOR set (https://no-color.org)
+        self.environ: Mapping[str, str] = {} if environ is None else environ
+        self.cwd = cwd
+        self.columns = columns  # None: ask the terminal when a width is needed
+
+    def __repr__(self) -> str:
+        ttys = [name for name in ("stdin", "stdout", "stderr") if getattr(self, f"{name}_isatty")]
+        return f"Environment(ttys={ttys}, no_color={self.no_color}, cwd={self.cwd!r})"
 
     @classmethod
     def from_process(cls) -> Environment:
