@@ -237,6 +237,13 @@ def _complete(group: click.Command, env: Environment) -> int:
     return shell_complete(group, {"obj": env}, "faasctl", COMPLETE_VAR, env.environ[COMPLETE_VAR])
 
 
+def _error_line(message: str) -> None:
+    """faasctl's one-line error on this process's stderr (for code not yet handed an ``Environment``)."""
+    from faasctl.cli.common import terminal
+
+    terminal(None).error_line(message)
+
+
 def _silence_stdout(env: Environment) -> None:
     """A reader that went away (``| head``): point stdout at /dev/null so the final flush cannot fail."""
     try:
