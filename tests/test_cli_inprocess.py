@@ -125,3 +125,11 @@ def test_a_verb_still_declared_with_argparse_runs_through_the_bridge(monkeypatch
     assert code == 2 and err == "faasctl: error: unrecognized arguments: --tims 2 (did you mean --times?)\n"
     code, out, _ = cli("legacy", "--help")
     assert code == 0 and "Repeat a word." in out
+
+
+def test_a_closed_stdout_is_one_line_and_exit_2() -> None:
+    import io
+
+    env = Environment(io.BytesIO(), None, io.StringIO(), stdin_isatty=True)
+    assert main(["run", HELLO, "-q"], env) == 2
+    assert env.stderr.getvalue() == "faasctl: error: cannot write the result: standard output is closed\n"

@@ -124,7 +124,8 @@ def measure(make_engine: Callable[[], Any], run: Callable[[Any], Any], runs: int
     number of the run that failed (None when all succeeded; measuring stops there, its result last).
     Cold: a fresh engine per run, its construction inside the timing."""
     engine = None if cold else make_engine()
-    wall, results = [], []
+    wall: list[float] = []
+    results: list[Any] = []
     for index in range(warmup + runs):
         started = time.perf_counter()
         current = make_engine() if cold else engine

@@ -32,7 +32,10 @@ def build_engine(args: Any = None, env: Environment | None = None, **extra: Any)
     env = terminal(env)
     dirs = StateDirs.from_environment()
     config = _load_config(args, dirs, env.cwd)
-    notice = make_compile_notice(lambda line: env.stderr.write(f"faasctl: {line}\n")) if env.stderr_isatty else None
+    def say(line: str) -> None:
+        env.stderr.write(f"faasctl: {line}\n")
+
+    notice = make_compile_notice(say) if env.stderr_isatty else None
     settings = Settings(
         cache_dir=dirs.cache,
         data_dir=dirs.data,
@@ -100,7 +103,7 @@ def _to_stdout(env: Environment, write: Any) -> None:
     that went away (``| head``) stays the BrokenPipeError that ``main`` treats as success."""
     from faasctl.errors import UsageError
 
-    if env.stdout is None:
+    if env.stdout_closed:
         raise UsageError("cannot write the result: standard output is closed")
     try:
         write()

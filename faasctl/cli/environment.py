@@ -24,7 +24,8 @@ def _isatty(stream: Any) -> bool:
 
 class Environment:
     """Streams and what is known about them. ``stdin`` is binary (scripts and input are bytes);
-    ``stdout`` and ``stderr`` are text. ``stdout`` is None when the process was started with it closed.
+    ``stdout`` and ``stderr`` are text. A process started with stdout closed (``>&-``) gets a sink that
+    keeps nothing, and ``stdout_closed`` set, so a verb whose output matters can refuse to run for nothing.
     (A plain class: a dataclass costs a few ms of start-up on every command.)"""
 
     def __init__(self, stdin: IO[bytes] | None, stdout: IO[str] | None, stderr: IO[str], *,
@@ -32,7 +33,8 @@ class Environment:
                  no_color: bool = False, environ: Mapping[str, str] | None = None, cwd: str = ".",
                  columns: int | None = None) -> None:
         self.stdin = stdin
-        self.stdout = stdout
+        self.stdout_closed = stdout is None
+        self.stdout: IO[str] = io.StringIO() if stdout is None else stdout
         self.stderr = stderr
         self.stdin_isatty = stdin_isatty
         self.stdout_isatty = stdout_isatty
@@ -81,7 +83,7 @@ class Environment:
         except ValueError:
             pass
         try:
-            return os.get_terminal_size(self.stdout.fileno() if self.stdout is not None else 1).columns
+            return os.get_terminal_size(self.stdout.fileno()).columns
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
             return 80
 

@@ -248,7 +248,7 @@ def _silence_stdout(env: Environment) -> None:
     """A reader that went away (``| head``): point stdout at /dev/null so the final flush cannot fail."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, env.stdout.fileno())  # type: ignore[union-attr]
+        os.dup2(devnull, env.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
 

@@ -34,7 +34,6 @@ EXAMPLES = """examples:
   curl -X PUT localhost:8080/v1/functions/hello -d '{"runtime":"js","code":"return `hi ${$.name}`"}'
   curl -X POST localhost:8080/v1/functions/hello/invoke -d '{"name":"Ada"}'"""
 
-DEFAULT_MAXIMA = {"timeout": "5m", "memory": "1GiB", "fuel": None, "max_output": "64MiB"}
 
 
 app = verb_app()
@@ -70,14 +69,14 @@ def serve(
     max_output: MaxOutput = None,
     max_timeout: Annotated[str, typer.Option("--max-timeout", metavar="DURATION", rich_help_panel=MAXIMA,
                                              help="the longest timeout a function may ask for")]
-    = DEFAULT_MAXIMA["timeout"],
+    = "5m",
     max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", rich_help_panel=MAXIMA,
-                                            help="the most memory a function may ask for")] = DEFAULT_MAXIMA["memory"],
+                                            help="the most memory a function may ask for")] = "1GiB",
     max_fuel: Annotated[str | None, typer.Option("--max-fuel", metavar="N", rich_help_panel=MAXIMA,
                                                  help="the most fuel a function may ask for (default none)")] = None,
     max_max_output: Annotated[str, typer.Option("--max-max-output", metavar="SIZE", rich_help_panel=MAXIMA,
                                                 help="the largest --max-output a function may ask for")]
-    = DEFAULT_MAXIMA["max_output"],
+    = "64MiB",
 ) -> int:
     return handle(namespace(locals()), ctx.obj)
 
