@@ -67,6 +67,8 @@ def test_usage_errors_are_one_line_with_exit_2() -> None:
     assert cli("runn")[::2] == (2, "faasctl: error: unknown command 'runn' (commands: run, runtimes, inspect, pull, "
                                    "push, cache, serve, test, bench, completion) (did you mean 'run'?)\n")
     assert cli("run")[::2] == (2, "faasctl: error: missing argument TARGET of faasctl run\n")
+    assert cli("cache", "lss")[::2] == (2, "faasctl: error: unknown command 'lss' of faasctl cache (commands: ls, "
+                                           "prune) (did you mean 'ls'?)\n")
     assert cli("run", HELLO, "--format", "xml")[::2] == (
         2, "faasctl: error: --format: 'xml' is not one of 'result', 'json'\n")
     assert cli("bench", HELLO, "-n", "0")[::2] == (

@@ -45,7 +45,7 @@ import typer
 
 from faasctl import __version__
 from faasctl.cli.options import Group
-from faasctl.errors import EXIT_INTERRUPTED, FaasError, UsageError, exit_code_for
+from faasctl.errors import EXIT_INTERRUPTED, FaasError, exit_code_for
 
 if TYPE_CHECKING:
     from faasctl.cli.environment import Environment
@@ -95,16 +95,6 @@ class Verbs(Group):
         if self._listing:
             return click.Command(name, help=SUMMARIES.get(name), short_help=SUMMARIES.get(name))
         return verb_command(name)
-
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
-        name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in COMMANDS:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
-            raise UsageError(f"unknown command {name!r} (commands: {', '.join(COMMANDS)})",
-                             hint=f"did you mean {close[0]!r}?" if close else None)
-        return super().resolve_command(ctx, args)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True

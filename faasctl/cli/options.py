@@ -93,7 +93,21 @@ class Command(VerbatimExamples, TyperCommand):
 
 
 class Group(VerbatimExamples, TyperGroup):
-    """A verb with sub-verbs (``cache ls``)."""
+    """A verb with sub-verbs (``cache ls``): an unknown sub-verb is faasctl's one line with a suggestion."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
+        name = args[0] if args else ""
+        known = self.list_commands(ctx)
+        if name and not name.startswith("-") and name not in known:
+            import difflib
+
+            from faasctl.errors import UsageError
+
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            where = f" of faasctl {ctx.info_name}" if ctx.parent is not None else ""
+            raise UsageError(f"unknown command {name!r}{where} (commands: {', '.join(known)})",
+                             hint=f"did you mean {close[0]!r}?" if close else None)
+        return super().resolve_command(ctx, args)
 
 
 def print_examples(text: str | None) -> None:
