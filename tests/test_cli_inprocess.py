@@ -135,3 +135,9 @@ def test_a_closed_stdout_is_one_line_and_exit_2() -> None:
     env = Environment(io.BytesIO(), None, io.StringIO(), stdin_isatty=True)
     assert main(["run", HELLO, "-q"], env) == 2
     assert env.stderr.getvalue() == "faasctl: error: cannot write the result: standard output is closed\n"
+
+
+def test_piped_input_is_capped_by_max_input() -> None:
+    code, out, err = cli("run", HELLO, "--max-input", "1KiB", stdin=b'{"name":"' + b"x" * 2048 + b'"}')
+    assert code == 2 and out == "" and "1KiB" in err and err.count("\n") == 1
+    assert cli("run", HELLO, "--max-input", "1KiB", stdin=b'{"name":"Al"}')[:2] == (0, '{"greeting":"Hello, Al!"}\n')
