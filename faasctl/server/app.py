@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from faasctl.server import luaexp, rest, wasmengine
 from faasctl.server.service import Service
-from faasctl.server.web import BearerAuth, json_response
+from faasctl.server.web import BearerAuth, ByteBudget, json_response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -29,4 +29,5 @@ def build_app(service: Service, *, token: str | None, max_body: int) -> Starlett
     )
     app.state.service = service
     app.state.max_body = max_body
+    app.state.parse_budget = ByteBudget(max_body)
     return app

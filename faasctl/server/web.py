@@ -1,7 +1,14 @@
-"""HTTP plumbing shared by the faces: bounded body reading, strict JSON, error rendering, bearer auth."""
+"""HTTP plumbing shared by the faces: bounded body reading, strict JSON, error rendering, bearer auth.
+
+Bodies are read with a deadline (a client trickling its body cannot hold a connection for ever) and parsed
+on the event loop only when small; larger ones are parsed in a thread, and at most ``parse budget`` bytes of
+them at once (a 15 MB ``[[],[],...]`` becomes about 300 MB of Python objects: ten at once must not run the
+server out of memory), so ``/healthz`` and small requests keep being answered meanwhile.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import sys
@@ -14,10 +21,35 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faasctl.errors import FaasError, InputError
 from faasctl.inputs import parse_json_input
-from faasctl.server.problems import TOO_LARGE, UNAUTHORIZED, HTTPProblem, status_for_error
+from faasctl.server.problems import TIMEOUT, TOO_LARGE, UNAUTHORIZED, HTTPProblem, status_for_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 OPEN_PATHS = frozenset({"/healthz"})
+INLINE_PARSE = 64 * 1024  # bodies up to this size are parsed on the event loop (microseconds)
+BODY_DEADLINE = 30.0  # seconds a client has to send its whole body
+
+
+class ByteBudget:
+    """At most ``limit`` bytes of request bodies being parsed at once; others wait their turn."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = asyncio.Condition()
+
+    async def run(self, size: int, work: Callable[[], Any]) -> Any:
+        from starlette.concurrency import run_in_threadpool
+
+        size = min(size, self.limit)
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.used + size <= self.limit)
+            self.used += size
+        try:
+            return await run_in_threadpool(work)
+        finally:
+            async with self._cond:
+                self.used -= size
+                self._cond.notify_all()
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -26,7 +58,8 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it passes the configured maximum."""
+    """The request body, refused with 413 as soon as it passes the configured maximum, and with 408 when
+    it has not all arrived within ``BODY_DEADLINE``."""
     limit: int = request.app.state.max_body
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -34,26 +67,43 @@ async def read_body(request: Request) -> bytes:
                                                         f"{limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPProblem(TOO_LARGE, "PayloadTooLarge", f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+
+    async def collect() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPProblem(TOO_LARGE, "PayloadTooLarge", f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(collect(), BODY_DEADLINE)
+    except TimeoutError:
+        raise HTTPProblem(TIMEOUT, "RequestTimeout",
+                          f"the request body did not arrive within {BODY_DEADLINE:g}s") from None
     return b"".join(chunks)
 
 
-async def read_json(request: Request, empty: Any = None) -> Any:
-    """The body as JSON; an empty body is ``empty`` (or an error when ``empty`` is None)."""
-    body = await read_body(request)
-    if not body.strip():
-        if empty is None:
-            raise InputError("the request body is empty; expected JSON")
-        return empty
+def parse_body(body: bytes) -> Any:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"the request body is not valid UTF-8 (byte offset {exc.start})") from None
     return parse_json_input(text, "the request body", hint=None)
+
+
+async def read_json(request: Request, empty: Any = None) -> Any:
+    """The body as JSON; an empty body is ``empty`` (or an error when ``empty`` is None). Large bodies are
+    parsed off the event loop, within the app's parse budget."""
+    body = await read_body(request)
+    if not body.strip():
+        if empty is None:
+            raise InputError("the request body is empty; expected JSON")
+        return empty
+    if len(body) <= INLINE_PARSE:
+        return parse_body(body)
+    budget: ByteBudget = request.app.state.parse_budget
+    return await budget.run(len(body), lambda: parse_body(body))
 
 
 def error_parts(exc: BaseException) -> tuple[int, str, str]:

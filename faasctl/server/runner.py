@@ -1,0 +1,195 @@
+"""Running the server: one or several server processes on one listening socket and one SQLite store.
+
+Why several processes: one Python process does the HTTP work, JSON, store writes and hand-offs under one
+GIL and plateaus at about one core, while the machine has more. ``processes`` > 1 forks that many servers
+after the socket is bound; the kernel hands each new connection to one of them (they all accept on the same
+socket), each has its own pool, and they share the store (SQLite WAL: acknowledged writes are committed,
+whichever process made them). The parent only supervises: it restarts a server process that dies, stops
+them all on SIGTERM/SIGINT, and they die with it (``PR_SET_PDEATHSIG``) if it is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from faasctl.server.events import EventLog
+
+METRICS_PERIOD = 1.0  # seconds between a server process's metric snapshots (several processes only)
+PURGE_PERIOD = 60.0
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    engine: Any
+    store_path: Path
+    workers: int
+    queue: int
+    token: str | None
+    retention: float
+    max_body: int
+    allowed_paths: tuple[Path, ...]
+    processes: int
+    log_level: str
+    max_connections: int
+    header_timeout: float
+
+
+def serve(config: ServeConfig, sock: socket.socket) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit code."""
+    from faasctl.server.store import Store
+
+    log = EventLog(config.log_level)
+    store = Store(config.store_path, config.retention)
+    try:
+        from faasctl.server.service import recover
+
+        interrupted = recover(store)
+    finally:
+        store.close()
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if interrupted:
+        sys.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
+                         "failed: interrupted by restart\n")
+    processes = f"{config.processes} processes, " if config.processes > 1 else ""
+    sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {config.store_path}, "
+                     f"{processes}{config.workers} workers, queue {config.queue}"
+                     f"{', token required' if config.token else ''})\n")
+    sys.stderr.flush()
+    if config.processes == 1:
+        return _serve_process(config, sock, 0, log)
+    return _supervise(config, sock, log)
+
+
+def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: EventLog) -> int:
+    import uvicorn
+
+    from faasctl.server.app import build_app
+    from faasctl.server.connections import guarded_protocol
+    from faasctl.server.pool import RunPool
+    from faasctl.server.service import Service
+    from faasctl.server.store import Store
+
+    store = Store(config.store_path, config.retention)
+    service = Service(config.engine, store, RunPool(config.workers, config.queue), kv_path=str(config.store_path),
+                      allowed_paths=config.allowed_paths, max_source=config.max_body, log=log, slot=slot,
+                      processes=config.processes)
+    app = build_app(service, token=config.token, max_body=config.max_body)
+    _start_housekeeping(service, publish=config.processes > 1)
+    uvicorn_config = uvicorn.Config(
+        app, log_level="error" if log.enabled("error") else "critical", access_log=False, lifespan="off",
+        timeout_keep_alive=5, limit_concurrency=None, server_header=False, timeout_graceful_shutdown=5,
+        http=guarded_protocol(config.max_connections, config.header_timeout),
+    )
+    try:
+        uvicorn.Server(uvicorn_config).run(sockets=[sock])
+    finally:
+        service.pool.close()
+        store.close()
+    return 0
+
+
+def _start_housekeeping(service: Any, *, publish: bool) -> None:
+    """Expired results are deleted once a minute (reads already hide them); with several processes, each
+    publishes its metrics once a second for the others' ``/metrics``."""
+
+    def loop() -> None:
+        last_purge = time.monotonic()
+        while True:
+            time.sleep(METRICS_PERIOD if publish else PURGE_PERIOD)
+            try:
+                if publish:
+                    service.publish_metrics()
+                if time.monotonic() - last_purge >= PURGE_PERIOD:
+                    service.store.purge_expired()
+                    last_purge = time.monotonic()
+            except Exception:  # a closed store at shutdown
+                return
+
+    threading.Thread(target=loop, name="faasctl-housekeeping", daemon=True).start()
+
+
+# -- several processes ----------------------------------------------------------------------------------
+
+def _supervise(config: ServeConfig, sock: socket.socket, log: EventLog) -> int:
+    children: dict[int, int] = {}  # pid -> slot
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        stopping.set()
+        for pid in list(children):
+            _signal(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(config.processes):
+        children[_fork(config, sock, slot, log)] = slot
+    started = time.monotonic()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        slot = children.pop(pid, None)
+        if slot is None or stopping.is_set():
+            continue
+        log.emit("error", "server process ended; starting another", slot=slot, pid=pid,
+                 status=os.waitstatus_to_exitcode(status))
+        if time.monotonic() - started < 2:  # dying at start-up: a configuration problem, do not loop
+            stop(signal.SIGTERM, None)
+            continue
+        children[_fork(config, sock, slot, log)] = slot
+    return 0
+
+
+def _fork(config: ServeConfig, sock: socket.socket, slot: int, log: EventLog) -> int:
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 70  # pragma: no cover - runs in the child
+    try:
+        _die_with_parent(parent)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        code = _serve_process(config, sock, slot, log)
+    except BaseException as exc:
+        log.emit("error", "server process failed", slot=slot, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies, so a killed server leaves no orphans."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: watch the parent instead
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
