@@ -93,7 +93,8 @@ def tree_cpu_seconds(pid: int) -> float:
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            children = [c for task in Path(f"/proc/{current}/task").iterdir()
+                        for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
         pending.extend(int(child) for child in children)
@@ -137,11 +138,13 @@ def measure(port: int, pid: int, store: Path, script: Path, name: str, connectio
     stop, health = threading.Event(), []
     watcher = threading.Thread(target=watch_healthz, args=(port, stop, health))
     watcher.start()
-    output = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-                             "-s", str(script), f"http://127.0.0.1:{port}/actions/{name}/block"],
-                            capture_output=True, text=True, check=True).stdout
-    stop.set()
-    watcher.join()
+    try:
+        output = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+                                 "-s", str(script), f"http://127.0.0.1:{port}/actions/{name}/block"],
+                                capture_output=True, text=True, check=True).stdout
+    finally:
+        stop.set()
+        watcher.join()
     time.sleep(0.3)  # answers wrk cut off at the end are still being written
     row = parse_wrk(output)
     row["cpu_ms"] = (tree_cpu_seconds(pid) - before_cpu) * 1000 / max(1, row["requests"])

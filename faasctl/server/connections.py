@@ -7,6 +7,10 @@ a thousand of them took ``/healthz`` down. Here each connection must complete it
 ``header_timeout`` of connecting or of its previous response, and when more than ``max_connections`` are
 open the oldest connections that have no request in progress are closed to make room, so a new client (a
 health check above all) is always served.
+
+Writes are also coalesced: uvicorn writes a response's headers and its body separately, which on a
+``TCP_NODELAY`` socket is two ``send`` calls and two packets; here the writes of one event-loop turn go out
+in one call (the largest single cost in the server's profile under load).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ def guarded_protocol(max_connections: int, header_timeout: float) -> type[asynci
 
     class GuardedProtocol(base):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
+            super().connection_made(CoalescingTransport(transport, self.loop))
             self.opened = time.monotonic()
             self._header_timer = self.loop.call_later(header_timeout, self._headers_overdue)
             if len(self.connections) > max_connections:
@@ -68,3 +72,34 @@ def _make_room(connections: set[Any], newcomer: Any, count: int) -> None:
                   key=lambda c: getattr(c, "opened", 0.0))
     for connection in idle[:count]:
         connection.transport.close()
+
+
+class CoalescingTransport:
+    """A transport whose writes within one event-loop turn are sent with one ``write`` call."""
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(len(chunk) for chunk in self._pending)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)

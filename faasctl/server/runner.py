@@ -59,7 +59,7 @@ def serve(config: ServeConfig, sock: socket.socket) -> int:
     if interrupted:
         sys.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
                          "failed: interrupted by restart\n")
-    processes = f"{config.processes} processes, " if config.processes > 1 else ""
+    processes = f"{config.processes} processes × " if config.processes > 1 else ""
     sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {config.store_path}, "
                      f"{processes}{config.workers} workers, queue {config.queue}"
                      f"{', token required' if config.token else ''})\n")
