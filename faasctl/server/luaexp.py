@@ -26,7 +26,7 @@ from faasctl.server.problems import COMPAT_RUN_FAILED, compat_invoke_status
 from faasctl.server.rest import invocation_id_of, service_of
 from faasctl.server.service import DeployRequest, Outcome, decode_base64
 from faasctl.server.store import FunctionRecord
-from faasctl.server.web import json_errors, json_response, read_json
+from faasctl.server.web import json_errors, json_response, read_input, read_json
 
 RESOLVE_GRACE = 10.0  # seconds beyond the server's longest timeout that /invocation/{id} waits for a run
 
@@ -109,7 +109,7 @@ async def run_blocking(request: Request) -> Response:
     service = service_of(request)
     record = service.function(request.path_params["name"])
     with service.admission(record) as admission:  # 429 before the body is read
-        future = admission.start(await read_json(request, empty={}))
+        future = admission.start(await read_input(request))
     return _answer(await asyncio.wrap_future(future))
 
 
@@ -118,7 +118,7 @@ async def run_async(request: Request) -> Response:
     service = service_of(request)
     record = service.function(request.path_params["name"])
     with service.admission(record) as admission:
-        invocation_id = admission.enqueue(await read_json(request, empty={}))
+        invocation_id = admission.enqueue(await read_input(request))
     return json_response({"InvocationId": invocation_id})
 
 

@@ -14,7 +14,7 @@ from faasctl.errors import InputError, NotFoundError, UsageError
 from faasctl.output import output_mode
 from faasctl.server.problems import rest_invoke_status
 from faasctl.server.service import DeployRequest, Service, decode_base64
-from faasctl.server.web import json_errors, json_response, read_json
+from faasctl.server.web import json_errors, json_response, read_input, read_json
 
 DEPLOY_KEYS = ("runtime", "code", "code_base64", "path", "image", "limits", "output_json", "options")
 LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
@@ -91,12 +91,12 @@ async def invoke(request: Request) -> Response:
     record = service.function(request.path_params["name"])
     blocking = request.query_params.get("blocking", "true").lower() not in FALSE_WORDS
     with service.admission(record) as admission:  # 429 before the body is read
-        value = await read_json(request, empty={})
+        input_ = await read_input(request)
         if not blocking:
-            invocation_id = admission.enqueue(value)
+            invocation_id = admission.enqueue(input_)
             return json_response({"invocation_id": invocation_id}, 202,
                                  headers={"Location": f"/v1/invocations/{invocation_id}"})
-        future = admission.start(value)
+        future = admission.start(input_)
     outcome = await asyncio.wrap_future(future)
     return json_response(outcome.envelope, rest_invoke_status(outcome.error_type, outcome.ran),
                          headers={"X-Faasctl-Invocation-Id": str(outcome.invocation_id)})

@@ -59,14 +59,15 @@ def serve(config: ServeConfig, sock: socket.socket) -> int:
     if interrupted:
         sys.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
                          "failed: interrupted by restart\n")
+    supervisor = Supervisor(config, sock, log) if config.processes > 1 else None  # signals handled from here
     processes = f"{config.processes} processes × " if config.processes > 1 else ""
     sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {config.store_path}, "
                      f"{processes}{config.workers} workers, queue {config.queue}"
                      f"{', token required' if config.token else ''})\n")
     sys.stderr.flush()
-    if config.processes == 1:
+    if supervisor is None:
         return _serve_process(config, sock, 0, log)
-    return _supervise(config, sock, log)
+    return supervisor.run()
 
 
 def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: EventLog) -> int:
@@ -92,6 +93,7 @@ def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: Eve
     try:
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
     finally:
+        app.state.body_parser.close()
         service.pool.close()
         store.close()
     return 0
@@ -119,37 +121,43 @@ def _start_housekeeping(service: Any, *, publish: bool) -> None:
 
 # -- several processes ----------------------------------------------------------------------------------
 
-def _supervise(config: ServeConfig, sock: socket.socket, log: EventLog) -> int:
-    children: dict[int, int] = {}  # pid -> slot
-    stopping = threading.Event()
+class Supervisor:
+    """The parent of several server processes: restarts one that dies, stops all on SIGTERM/SIGINT."""
 
-    def stop(signum: int, frame: Any) -> None:
-        stopping.set()
-        for pid in list(children):
+    def __init__(self, config: ServeConfig, sock: socket.socket, log: EventLog) -> None:
+        self.config, self.sock, self.log = config, sock, log
+        self.children: dict[int, int] = {}  # pid -> slot
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def stop(self, signum: int = signal.SIGTERM, frame: Any = None) -> None:
+        self.stopping = True
+        for pid in list(self.children):
             _signal(pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for slot in range(config.processes):
-        children[_fork(config, sock, slot, log)] = slot
-    started = time.monotonic()
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        slot = children.pop(pid, None)
-        if slot is None or stopping.is_set():
-            continue
-        log.emit("error", "server process ended; starting another", slot=slot, pid=pid,
-                 status=os.waitstatus_to_exitcode(status))
-        if time.monotonic() - started < 2:  # dying at start-up: a configuration problem, do not loop
-            stop(signal.SIGTERM, None)
-            continue
-        children[_fork(config, sock, slot, log)] = slot
-    return 0
+    def run(self) -> int:
+        for slot in range(self.config.processes):
+            if not self.stopping:
+                self.children[_fork(self.config, self.sock, slot, self.log)] = slot
+        if self.stopping:  # a signal came while forking
+            self.stop()
+        started = time.monotonic()
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            slot = self.children.pop(pid, None)
+            if slot is None or self.stopping:
+                continue
+            self.log.emit("error", "server process ended; starting another", slot=slot, pid=pid,
+                          status=os.waitstatus_to_exitcode(status))
+            if time.monotonic() - started < 2:  # dying at start-up: a configuration problem, do not loop
+                self.stop()
+                continue
+            self.children[_fork(self.config, self.sock, slot, self.log)] = slot
+        return 0
 
 
 def _fork(config: ServeConfig, sock: socket.socket, slot: int, log: EventLog) -> int:

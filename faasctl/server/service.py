@@ -243,7 +243,7 @@ class Service:
             if not admission.used:
                 self.pool.unreserve()
 
-    def _start(self, record: FunctionRecord, value: Any, invocation_id: int | None) -> Future[Outcome]:
+    def _start(self, record: FunctionRecord, input_: FunctionInput, invocation_id: int | None) -> Future[Outcome]:
         """Hand the run to the pool (into a reserved slot). The future's outcome is already persisted:
         a blocking run gets its id when its row is written, an async one had it before it was queued."""
         artifact = self._artifact(record)
@@ -264,7 +264,7 @@ class Service:
             try:
                 if invocation_id is not None:
                     self.store.mark_running(invocation_id)
-                result = self.engine.run(artifact, FunctionInput.of(value), runtime=record.runtime,
+                result = self.engine.run(artifact, input_, runtime=record.runtime,
                                          limits=spec.get("limits"), options=options)
             except FaasError as exc:
                 return settle(failure_envelope(record.name, record.runtime, exc.type_name, exc.one_line(),
@@ -373,16 +373,16 @@ class Admission:
         self.record = record
         self.used = False
 
-    def start(self, value: Any) -> Future[Outcome]:
-        future = self.service._start(self.record, value, None)
+    def start(self, input_: FunctionInput) -> Future[Outcome]:
+        future = self.service._start(self.record, input_, None)
         self.used = True
         return future
 
-    def enqueue(self, value: Any) -> int:
+    def enqueue(self, input_: FunctionInput) -> int:
         """Persist the invocation as queued, then run it; the id is safe to acknowledge on return."""
         invocation_id = self.service.store.new_invocation(self.record.name)
         try:
-            self.service._start(self.record, value, invocation_id)
+            self.service._start(self.record, input_, invocation_id)
         except BaseException:
             self.service.store.forget(invocation_id)
             raise

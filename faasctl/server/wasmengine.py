@@ -22,11 +22,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from faasctl.errors import InputError, UsageError
+from faasctl.inputs import FunctionInput
 from faasctl.server.problems import compat_invoke_status
 from faasctl.server.rest import service_of
 from faasctl.server.service import DeployRequest
 from faasctl.server.store import FunctionRecord
-from faasctl.server.web import read_json, text_errors, wasmengine_text
+from faasctl.server.web import read_json, read_member, text_errors, wasmengine_text
 
 
 def _body(value: Any) -> dict[str, Any]:
@@ -108,11 +109,10 @@ async def query(request: Request) -> Response:
 @text_errors
 async def invoke(request: Request) -> Response:
     service = service_of(request)
-    body = _body(await read_json(request))
-    record = service.function(body["function_name"])
-    args = body.get("args")
+    fields, args = await read_member(request, "args")
+    record = service.function(_body(fields)["function_name"])
     with service.admission(record) as admission:
-        future = admission.start({} if args is None else args)
+        future = admission.start(FunctionInput.of({}) if args is None else args)
     outcome = await asyncio.wrap_future(future)
     status = compat_invoke_status(outcome.error_type, outcome.ran)
     if status == 200:

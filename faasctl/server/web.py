@@ -1,9 +1,8 @@
 """HTTP plumbing shared by the faces: bounded body reading, strict JSON, error rendering, bearer auth.
 
 Bodies are read with a deadline (a client trickling its body cannot hold a connection for ever) and parsed
-on the event loop only when small; larger ones are parsed in a thread, and at most ``parse budget`` bytes of
-them at once (a 15 MB ``[[],[],...]`` becomes about 300 MB of Python objects: ten at once must not run the
-server out of memory), so ``/healthz`` and small requests keep being answered meanwhile.
+on the event loop only when small; large invoke bodies go to the parsing helper process (``bodies``), other
+large bodies (deploys) to a thread, at most the parse budget's bytes of them at once.
 """
 
 from __future__ import annotations
@@ -20,36 +19,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faasctl.errors import FaasError, InputError
-from faasctl.inputs import parse_json_input
+from faasctl.inputs import FunctionInput
+from faasctl.server.bodies import LazyInput, parse_body
 from faasctl.server.problems import TIMEOUT, TOO_LARGE, UNAUTHORIZED, HTTPProblem, status_for_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 OPEN_PATHS = frozenset({"/healthz"})
-INLINE_PARSE = 64 * 1024  # bodies up to this size are parsed on the event loop (microseconds)
+INLINE_PARSE = 256 * 1024  # bodies up to this size are parsed on the event loop (at worst ~0.1 s)
 BODY_DEADLINE = 30.0  # seconds a client has to send its whole body
-
-
-class ByteBudget:
-    """At most ``limit`` bytes of request bodies being parsed at once; others wait their turn."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._cond = asyncio.Condition()
-
-    async def run(self, size: int, work: Callable[[], Any]) -> Any:
-        from starlette.concurrency import run_in_threadpool
-
-        size = min(size, self.limit)
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.used + size <= self.limit)
-            self.used += size
-        try:
-            return await run_in_threadpool(work)
-        finally:
-            async with self._cond:
-                self.used -= size
-                self._cond.notify_all()
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -84,14 +61,6 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def parse_body(body: bytes) -> Any:
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the request body is not valid UTF-8 (byte offset {exc.start})") from None
-    return parse_json_input(text, "the request body", hint=None)
-
-
 async def read_json(request: Request, empty: Any = None) -> Any:
     """The body as JSON; an empty body is ``empty`` (or an error when ``empty`` is None). Large bodies are
     parsed off the event loop, within the app's parse budget."""
@@ -102,8 +71,37 @@ async def read_json(request: Request, empty: Any = None) -> Any:
         return empty
     if len(body) <= INLINE_PARSE:
         return parse_body(body)
-    budget: ByteBudget = request.app.state.parse_budget
-    return await budget.run(len(body), lambda: parse_body(body))
+    from starlette.concurrency import run_in_threadpool
+
+    async with request.app.state.body_parser.budget.hold(len(body)):
+        return await run_in_threadpool(parse_body, body)
+
+
+async def read_input(request: Request) -> FunctionInput:
+    """An invoke body as the function's input (an empty body is ``{}``): large bodies are validated and
+    compacted by the parsing helper process, so the event loop never parses them."""
+    body = await read_body(request)
+    if not body.strip():
+        return FunctionInput.of({})
+    if len(body) <= INLINE_PARSE:
+        return FunctionInput.of(parse_body(body))
+    _, text = await request.app.state.body_parser.compact(body)
+    return LazyInput(None, text or "null")
+
+
+async def read_member(request: Request, member: str) -> tuple[dict[str, Any], FunctionInput | None]:
+    """A JSON object body's scalar top-level fields, and its ``member`` as an input (None when absent)."""
+    body = await read_body(request)
+    if not body.strip():
+        raise InputError("the request body is empty; expected JSON")
+    if len(body) <= INLINE_PARSE:
+        value = parse_body(body)
+        if not isinstance(value, dict):
+            raise InputError("the request body must be a JSON object")
+        inner = value.get(member)
+        return value, None if inner is None else FunctionInput.of(inner)
+    fields, text = await request.app.state.body_parser.compact(body, member)
+    return fields, None if text is None else LazyInput(None, text)
 
 
 def error_parts(exc: BaseException) -> tuple[int, str, str]:
@@ -170,3 +168,35 @@ class BearerAuth:
         response = json_response({"error": {"type": "Unauthorized", "message": message}}, UNAUTHORIZED,
                                  headers={"WWW-Authenticate": 'Bearer realm="faasctl"'})
         await response(scope, receive, send)
+
+
+class RequestLog:
+    """One ``debug`` line per request (method, path, status, milliseconds); added only at ``--log-level
+    debug``, so it costs nothing otherwise."""
+
+    def __init__(self, app: ASGIApp, log: Any) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import time
+
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            self.log.emit("debug", "request", method=scope["method"], path=scope["path"], status=status or None,
+                          ms=round((time.perf_counter() - started) * 1000, 2),
+                          client=f"{client[0]}:{client[1]}" if client else None)
