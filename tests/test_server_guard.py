@@ -219,7 +219,10 @@ def _alive(pid: int) -> bool:
 def test_sigterm_stops_every_server_process(tmp_path):
     server = Server(tmp_path / "store.sqlite", "--processes", "2", "--workers", "1").start()
     try:
-        children = _children(server.proc.pid)
+        deadline = time.monotonic() + 30
+        while len(children := _children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(children) == 2
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=30) == 0
         assert not any(_alive(pid) for pid in children)

@@ -162,14 +162,20 @@ class Supervisor:
 
 def _fork(config: ServeConfig, sock: socket.socket, slot: int, log: EventLog) -> int:
     parent = os.getpid()
+    stops = {signal.SIGTERM, signal.SIGINT}
+    # blocked across the fork, so a stop signal reaching the child before it resets the parent's handlers
+    # waits for them to be reset instead of running the supervisor's handler in the child
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         return pid
     code = 70  # pragma: no cover - runs in the child
     try:
         _die_with_parent(parent)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         code = _serve_process(config, sock, slot, log)
     except BaseException as exc:
         log.emit("error", "server process failed", slot=slot, error=f"{type(exc).__name__}: {exc}")
