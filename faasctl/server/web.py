@@ -44,17 +44,14 @@ async def read_body(request: Request) -> bytes:
                                                         f"{limit} bytes")
     chunks: list[bytes] = []
     size = 0
-
-    async def collect() -> None:
-        nonlocal size
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPProblem(TOO_LARGE, "PayloadTooLarge", f"request body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-
     try:
-        await asyncio.wait_for(collect(), BODY_DEADLINE)
+        async with asyncio.timeout(BODY_DEADLINE):  # no extra task, unlike wait_for
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPProblem(TOO_LARGE, "PayloadTooLarge",
+                                      f"request body is over the limit of {limit} bytes")
+                chunks.append(chunk)
     except TimeoutError:
         raise HTTPProblem(TIMEOUT, "RequestTimeout",
                           f"the request body did not arrive within {BODY_DEADLINE:g}s") from None
