@@ -80,6 +80,18 @@ def test_idle_and_slowloris_sockets_do_not_starve_new_clients(tmp_path):
         assert server.request("GET", "/healthz").status == 200
 
 
+def test_a_body_that_does_not_arrive_in_time_is_408(tmp_path):
+    with Server(tmp_path / "store.sqlite", "--body-timeout", "1s") as server:
+        server.request("PUT", "/v1/functions/hello", HELLO)
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(b"POST /v1/functions/hello/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"n\":")
+        reply = sock.recv(4096).decode()
+        sock.close()
+        assert reply.startswith("HTTP/1.1 408"), reply
+        assert "did not arrive within 1s" in reply
+        assert server.request("POST", "/v1/functions/hello/invoke", {"n": 2}).json()["result"] == "hello 2"
+
+
 def test_a_full_queue_answers_429_before_the_body_arrives(tmp_path):
     with Server(tmp_path / "store.sqlite", "--workers", "1", "--queue", "0") as server:
         server.request("PUT", "/v1/functions/spin", SPIN)

@@ -22,7 +22,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                          exc.status_code, headers=exc.headers)
 
 
-def build_app(service: Service, *, token: str | None, max_body: int) -> Starlette:
+def build_app(service: Service, *, token: str | None, max_body: int, body_timeout: float = 30.0) -> Starlette:
     app = Starlette(
         routes=[*rest.ROUTES, *wasmengine.ROUTES, *luaexp.ROUTES],
         middleware=[*([Middleware(RequestLog, log=service.log)] if service.log.enabled("debug") else []),
@@ -31,5 +31,6 @@ def build_app(service: Service, *, token: str | None, max_body: int) -> Starlett
     )
     app.state.service = service
     app.state.max_body = max_body
+    app.state.body_timeout = body_timeout
     app.state.body_parser = BodyParser(ByteBudget(max_body))
     return app

@@ -40,6 +40,7 @@ class ServeConfig:
     log_level: str
     max_connections: int
     header_timeout: float
+    body_timeout: float = 30.0
 
 
 def serve(config: ServeConfig, sock: socket.socket) -> int:
@@ -83,7 +84,7 @@ def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: Eve
     service = Service(config.engine, store, RunPool(config.workers, config.queue), kv_path=str(config.store_path),
                       allowed_paths=config.allowed_paths, max_source=config.max_body, log=log, slot=slot,
                       processes=config.processes)
-    app = build_app(service, token=config.token, max_body=config.max_body)
+    app = build_app(service, token=config.token, max_body=config.max_body, body_timeout=config.body_timeout)
     _start_housekeeping(service, publish=config.processes > 1)
     uvicorn_config = uvicorn.Config(
         app, log_level="error" if log.enabled("error") else "critical", access_log=False, lifespan="off",

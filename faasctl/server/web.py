@@ -26,7 +26,6 @@ from faasctl.server.problems import TIMEOUT, TOO_LARGE, UNAUTHORIZED, HTTPProble
 Endpoint = Callable[[Request], Awaitable[Response]]
 OPEN_PATHS = frozenset({"/healthz"})
 INLINE_PARSE = 256 * 1024  # bodies up to this size are parsed on the event loop (at worst ~0.1 s)
-BODY_DEADLINE = 30.0  # seconds a client has to send its whole body
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -36,8 +35,9 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 
 async def read_body(request: Request) -> bytes:
     """The request body, refused with 413 as soon as it passes the configured maximum, and with 408 when
-    it has not all arrived within ``BODY_DEADLINE``."""
+    it has not all arrived within the body timeout."""
     limit: int = request.app.state.max_body
+    deadline: float = request.app.state.body_timeout
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPProblem(TOO_LARGE, "PayloadTooLarge", f"request body of {declared} bytes is over the limit of "
@@ -45,7 +45,7 @@ async def read_body(request: Request) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_DEADLINE):  # no extra task, unlike wait_for
+        async with asyncio.timeout(deadline):  # no extra task, unlike wait_for
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
@@ -54,7 +54,7 @@ async def read_body(request: Request) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise HTTPProblem(TIMEOUT, "RequestTimeout",
-                          f"the request body did not arrive within {BODY_DEADLINE:g}s") from None
+                          f"the request body did not arrive within {deadline:g}s") from None
     return b"".join(chunks)
 
 
