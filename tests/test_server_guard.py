@@ -4,7 +4,6 @@ lists of large functions, invalid deploy options, an empty token, and several se
 from __future__ import annotations
 
 import base64
-import json
 import os
 import resource
 import signal
@@ -251,7 +250,9 @@ def test_log_levels(tmp_path):
     assert not [line for line in quiet.stderr_lines if " INFO " in line or " DEBUG " in line]
     with Server(tmp_path / "loud.sqlite", "--log-level", "debug") as loud:
         loud.request("POST", "/v1/functions/nope/invoke", raw=b'{"n": 1}')
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(" DEBUG " in line for line in loud.stderr_lines):
+            time.sleep(0.02)
     requests = [line for line in loud.stderr_lines if " DEBUG " in line and "request" in line]
     assert requests and "method=POST" in requests[0] and "path=/v1/functions/nope/invoke" in requests[0]
-    assert "status=404" in requests[0] and json.loads(json.dumps(requests[0]))
+    assert "status=404" in requests[0]
