@@ -5,7 +5,8 @@ was measured on this machine: the lua-experiments route ``POST /actions/hello/bl
 Printed per runtime and connection count: requests per second, p50/p99 latency, errors (socket errors and
 non-2xx answers), CPU milliseconds per request (server processes and their Lua workers together, from
 /proc), and the slowest ``/healthz`` answer seen while the load ran; beside the reference figures of the
-issue (C++ original and the earlier faasctl, measured here the same way). Every run also checks that the
+issue (C++ original and the earlier faasctl, measured here the same way). CPU is split between the server
+processes and the processes below them (Lua workers, the body-parsing helper). Every run also checks that the
 store holds at least as many finished invocations as wrk counted answers (nothing acknowledged was lost).
 
     python bench/serve_wrk.py [--processes 2] [--seconds 8] [--repeat 3] [--connections 1,8,32]
@@ -83,22 +84,29 @@ def deploy(port: int) -> None:
             assert status == 200 and json.loads(body) == "Hello from Lua", body
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants (living ones, plus reaped children)."""
+def tree_cpu_seconds(pid: int, server_depth: int) -> tuple[float, float]:
+    """User + system CPU (with reaped children's) of the server processes (the process tree down to
+    ``server_depth``) and of the processes below them (Lua workers, the body-parsing helper)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pending = [pid]
+    server = workers = 0.0
+    pending = [(pid, 0)]
     while pending:
-        current = pending.pop()
+        current, depth = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+            own = (int(fields[11]) + int(fields[12])) / tick
+            reaped = (int(fields[13]) + int(fields[14])) / tick
             children = [c for task in Path(f"/proc/{current}/task").iterdir()
                         for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
-        pending.extend(int(child) for child in children)
-    return total
+        if depth <= server_depth:
+            server += own
+            workers += reaped
+        else:
+            workers += own + reaped
+        pending.extend((int(child), depth + 1) for child in children)
+    return server, workers
 
 
 def finished(store: Path) -> int:
@@ -131,10 +139,10 @@ def watch_healthz(port: int, stop: threading.Event, worst: list[float]) -> None:
         stop.wait(0.1)
 
 
-def measure(port: int, pid: int, store: Path, script: Path, name: str, connections: int,
+def measure(port: int, pid: int, depth: int, store: Path, script: Path, name: str, connections: int,
             seconds: float) -> dict[str, float]:
     threads = min(connections, 2)
-    before_cpu, before_done = tree_cpu_seconds(pid), finished(store)
+    before_cpu, before_done = tree_cpu_seconds(pid, depth), finished(store)
     stop, health = threading.Event(), []
     watcher = threading.Thread(target=watch_healthz, args=(port, stop, health))
     watcher.start()
@@ -147,7 +155,9 @@ def measure(port: int, pid: int, store: Path, script: Path, name: str, connectio
         watcher.join()
     time.sleep(0.3)  # answers wrk cut off at the end are still being written
     row = parse_wrk(output)
-    row["cpu_ms"] = (tree_cpu_seconds(pid) - before_cpu) * 1000 / max(1, row["requests"])
+    after_cpu = tree_cpu_seconds(pid, depth)
+    row["server_ms"] = (after_cpu[0] - before_cpu[0]) * 1000 / max(1, row["requests"])
+    row["worker_ms"] = (after_cpu[1] - before_cpu[1]) * 1000 / max(1, row["requests"])
     row["lost"] = max(0, row["requests"] - (finished(store) - before_done))
     row["healthz_ms"] = max(health) if health else float("nan")
     return row
@@ -177,7 +187,8 @@ def main() -> int:
             for runtime in runtimes:
                 name = "hello" if runtime == "lua" else "hello-js"
                 for connections in counts:
-                    runs = [measure(port, proc.pid, store, script, name, connections, args.seconds)
+                    depth = 1 if args.processes > 1 else 0
+                    runs = [measure(port, proc.pid, depth, store, script, name, connections, args.seconds)
                             for _ in range(args.repeat)]
                     rows[runtime, connections] = {key: statistics.median(run[key] for run in runs)
                                                   for key in runs[0]} | {"errors": max(r["errors"] for r in runs),
@@ -190,14 +201,16 @@ def main() -> int:
           f"POST /actions/NAME/block with the lua-experiments payload, {args.seconds:g} s per run, median of "
           f"{args.repeat} (load average at the end: {load:.1f})")
     print(f"{'runtime':<8}{'conns':>6}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'lost':>6}"
-          f"{'cpu ms/req':>11}{'healthz max ms':>15}{'C++ original':>13}{'before':>8}{'goal':>6}")
+          f"{'cpu ms/req server+workers':>27}{'healthz max ms':>15}{'C++ original':>13}{'before':>8}{'goal':>6}")
     failed = False
     for (runtime, connections), row in rows.items():
         goal = GOAL.get(runtime, 0) if connections == 32 else 0
         original = REFERENCE["C++ original"].get(connections, "") if runtime == "lua" else ""
         before = REFERENCE["faasctl before"].get(connections, "") if runtime == "lua" else ""
         print(f"{runtime:<8}{connections:>6}{row['rps']:>9.0f}{row['p50']:>8.1f}{row['p99']:>8.1f}"
-              f"{row['errors']:>7.0f}{row['lost']:>6.0f}{row['cpu_ms']:>11.2f}{row['healthz_ms']:>15.1f}"
+              f"{row['errors']:>7.0f}{row['lost']:>6.0f}"
+              f"{row['server_ms'] + row['worker_ms']:>13.2f} = {row['server_ms']:.2f}+{row['worker_ms']:.2f}"
+              f"{row['healthz_ms']:>15.1f}"
               f"{original:>13}{before:>8}{goal or '':>6}")
         failed |= bool(row["errors"] or row["lost"])
     print("nothing lost, no errors" if not failed else "PROBLEMS: errors or lost answers above")
