@@ -23,7 +23,7 @@ from faasctl.files import read_json, write_json_atomic
 from faasctl.limits import Limits
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
-from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
+from faasctl.runtimes.base import Artifact, Execution, Invocation, RuntimeContext
 from faasctl.runtimes.guest_setup import precompiled_prelude, stdlib_dir
 from faasctl.wasm.binaries import verified_binary
 from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, to_execution
@@ -52,6 +52,21 @@ def parse_guest_stderr(stderr: bytes) -> tuple[list[str], dict[str, Any] | None]
                 continue
         logs.append(line)
     return logs, record
+
+
+def script_text(artifact: Artifact) -> str:
+    """The script as text: UTF-8 without a byte-order mark, a shebang line blanked (keeping line
+    numbers); raises ``UsageError`` for other encodings and NUL bytes."""
+    try:
+        source = artifact.source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
+    source = source.removeprefix("\ufeff")  # a byte-order mark from a Windows editor; CPython rejects it
+    if source.startswith("#!"):  # a shebang line (`#!/usr/bin/env node`): blanked, keeping line numbers
+        source = source[source.find("\n"):] if "\n" in source else ""
+    if "\0" in source:
+        raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
+    return source
 
 
 class InterpreterRuntime:
@@ -139,15 +154,7 @@ class InterpreterRuntime:
 
     def execute(self, invocation: Invocation) -> Execution:
         artifact = invocation.artifact
-        try:
-            source = artifact.source.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
-        source = source.removeprefix("\ufeff")  # a byte-order mark from a Windows editor; CPython rejects it
-        if source.startswith("#!"):  # a shebang line (`#!/usr/bin/env node`): blanked, keeping line numbers
-            source = source[source.find("\n"):] if "\n" in source else ""
-        if "\0" in source:
-            raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
+        source = script_text(artifact)
         module, load_ms = self._module(metered=invocation.limits.fuel is not None)
         module_mode = artifact.ending in self._settings.get("module_endings", [])
         hidden = self._hidden_modules()

@@ -1,0 +1,73 @@
+"""Python lambda scripts in a pre-initialised CPython component: a fresh instance of a snapshot per run.
+
+The component (built once per machine, see ``wasm.component_build``) holds CPython with the standard
+library already imported and the shared Python prelude compiled; a run instantiates it and calls its
+``run(filename, source, input)`` export. The prelude and the host speak the protocol of the other
+interpreters (``interpreter.parse_guest_stderr``), so both Python builds share one prelude.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from faasctl.registry import RuntimeDescriptor
+from faasctl.result import RunError
+from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
+from faasctl.runtimes.interpreter import parse_guest_stderr, script_text
+from faasctl.wasm.component_build import built_component, built_state
+from faasctl.wasm.component_sandbox import ComponentLinker
+from faasctl.wasm.sandbox import to_execution
+
+
+class ComponentRuntime:
+    """Runs a Python script in a fresh instance of the pre-initialised CPython component."""
+
+    def __init__(self, descriptor: RuntimeDescriptor, context: RuntimeContext) -> None:
+        self.descriptor = descriptor
+        self.context = context
+        self._built: tuple[Any, str] | None = None
+        self._linkers: dict[bool, ComponentLinker] = {}
+        self._lock = threading.Lock()
+
+    def _component(self, metered: bool) -> tuple[Any, float | None]:
+        host = self.context.wasm_host()
+        if self._built is None:
+            self._built = built_component(self.descriptor, self.context.cache_dir,
+                                          host.compile_notice)
+        path, digest = self._built
+        label = f"{self.descriptor.name} runtime (CPython component{', fuel-metered' if metered else ''})"
+        return host.component(digest, path.read_bytes, label, metered)
+
+    def _linker(self, metered: bool) -> ComponentLinker:
+        linker = self._linkers.get(metered)
+        if linker is None:
+            with self._lock:
+                linker = self._linkers.get(metered)
+                if linker is None:
+                    engine = self.context.wasm_host().engine_for(metered)
+                    linker = self._linkers[metered] = ComponentLinker(engine)
+        return linker
+
+    def execute(self, invocation: Invocation) -> Execution:
+        artifact = invocation.artifact
+        source = script_text(artifact)
+        metered = invocation.limits.fuel is not None
+        component, load_ms = self._component(metered)
+        args = (artifact.name, source, invocation.input.json_text)
+        outcome = self._linker(metered).run(self.context.wasm_host(), component, invocation.limits, args)
+        logs, record = parse_guest_stderr(outcome.stderr)
+        error = outcome.error
+        if error is None and record is not None:
+            error = RunError(str(record.get("type") or "FunctionError"), str(record.get("message") or ""),
+                             record.get("detail"))
+        elif error is None and outcome.exit_code:
+            raw = [line for line in logs if line.strip()]
+            error = RunError("FunctionError", raw[-1] if raw else "the Python guest failed", "\n".join(raw) or None)
+        return to_execution(outcome, invocation.limits, logs, error, load_ms,
+                            self.descriptor.settings.get("oom_markers", ()))
+
+    def status(self) -> dict[str, Any]:
+        state = built_state(self.descriptor, self.context.cache_dir)
+        digest = state["sha256"] if state else ""
+        return {"digest": digest, "cached": bool(digest) and self.context.wasm_host().is_cached(digest)}
