@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import wasmtime
 from wasmtime.component import Component, Linker
@@ -152,4 +152,11 @@ class ComponentRun:
         if "exceeds memory limits" in text or "memory limit" in text.lower():
             return RunError("MemoryLimit", f"memory limit of {format_size(self.limits.memory)} exceeded",
                             detail=text)
+        if self.stop_reason is None:
+            # A component call reports traps as WasmtimeError without a trap code: read it from the text.
+            causes = text.rsplit("Caused by:", 1)[-1]
+            if "wasm trap: interrupt" in causes:
+                self.stop_reason = "timeout"
+            elif "all fuel consumed" in causes:
+                return RunError("FuelExhausted", f"fuel limit of {self.limits.fuel} instructions exhausted")
         return classify_trap(exc, self.stop_reason, self.limits)
