@@ -14,6 +14,7 @@ import pytest
 from conftest import make_engine, run_cli
 from runners import run_source
 
+from faasctl.engine import artifact_from_bytes
 from faasctl.errors import ArtifactError
 from faasctl.wasm.cachepaths import module_cache_path
 from faasctl.wasm.component_build import build_dir, built_state
@@ -132,4 +133,4 @@ def test_runtimes_lists_the_component_state(engine):
     py(engine, "return 1")
     rows = {row["name"]: row for row in run_cli("runtimes", "--format", "json").json()}
     assert rows["python"]["cached"] is True and rows["python"]["sha256"]
-    assert rows["python-full"]["endings"] == []
+    assert rows["python-full"]["sha256"] and engine.select_runtime(artifact_from_bytes("a.py", b"")).name == "python"

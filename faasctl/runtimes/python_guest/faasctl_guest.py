@@ -23,7 +23,9 @@ for _name in faasctl_guest_data.MODULES:
     except ImportError:  # not in this build: importing it in a run fails with ModuleNotFoundError
         pass
 
-PRELUDE = compile(faasctl_guest_data.PRELUDE, "<faasctl-prelude>", "exec", dont_inherit=True)
+# The shared prelude (python.prelude.py), its definitions made once here: a run calls its main.
+PRELUDE = {"__name__": "__faasctl_snapshot__", "__builtins__": builtins}
+exec(compile(faasctl_guest_data.PRELUDE, "<faasctl-prelude>", "exec", dont_inherit=True), PRELUDE)
 FLUSH_AT = 1 << 16
 
 
@@ -137,7 +139,7 @@ class WitWorld(wit_world.WitWorld):
         sys.argv = ["python", filename, source, input]
         status = 0
         try:
-            exec(PRELUDE, {"__name__": "__faasctl_prelude__", "__builtins__": builtins})
+            PRELUDE["__faasctl_main"]()
         except BaseException:  # the prelude itself failed (it reports the function's own failures)
             import traceback
 
