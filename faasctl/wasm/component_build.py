@@ -214,9 +214,29 @@ def _build(descriptor: RuntimeDescriptor, directory: Path, notice: BuildNotice |
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _prune_other_builds(directory)
     if done:
         done((time.perf_counter() - started) * 1000)
     return directory / "component.wasm", digest
+
+
+def _prune_other_builds(directory: Path) -> None:
+    """Earlier builds of the same runtime (other inputs: an upgrade) and their compiled forms go: each
+    is ~30 MB plus ~45 MB per compiled form, and nothing will load them again."""
+    from faasctl.wasm.cachepaths import module_cache_path
+
+    prefix = directory.name.rsplit("-", 1)[0] + "-"
+    cache_dir = directory.parent.parent
+    for other in directory.parent.glob(prefix + "*"):
+        if other == directory or not other.is_dir() or len(other.name) != len(directory.name):
+            continue
+        meta = read_json(other / "component.json")
+        if isinstance(meta, dict) and isinstance(meta.get("sha256"), str):
+            for metered in (False, True):
+                compiled = module_cache_path(cache_dir, meta["sha256"], metered)
+                compiled.unlink(missing_ok=True)
+                compiled.with_suffix(".json").unlink(missing_ok=True)
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def _run_componentize(app: Path, output: Path) -> None:
