@@ -7,6 +7,7 @@ it work on a copy of the session cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -94,6 +95,11 @@ def test_tampered_built_component_is_rebuilt_never_run(engine, tmp_path):
     data = bytearray(component.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 16] = b"\xde\xad\xbe\xef" * 4
     component.write_bytes(bytes(data))
+    stale = component.parent.with_name("python-" + "0" * 24)  # a build of earlier inputs, and its compile
+    stale.mkdir()
+    (stale / "component.json").write_text(json.dumps({"sha256": "ab" * 32}))
+    stale_compiled = module_cache_path(home / "cache", "ab" * 32)
+    stale_compiled.write_bytes(b"old")
     notices: list[str] = []
     fresh = make_engine(home, compile_notice=lambda label, size: notices.append(label) or (lambda ms: None))
     result = py(fresh, "return 'rebuilt'")
@@ -102,6 +108,7 @@ def test_tampered_built_component_is_rebuilt_never_run(engine, tmp_path):
     state = built_state(descriptor, home / "cache")
     assert state is not None and hashlib.sha256(component.read_bytes()).hexdigest() == state["sha256"]
     assert any("componentize-py" in label for label in notices)
+    assert not stale.exists() and not stale_compiled.exists()
 
 
 def test_corrupt_compiled_component_is_recompiled(engine, tmp_path):
