@@ -59,8 +59,11 @@ class ComponentRuntime:
         logs, record = parse_guest_stderr(outcome.stderr)
         error = outcome.error
         if error is None and record is not None:
-            error = RunError(str(record.get("type") or "FunctionError"), str(record.get("message") or ""),
-                             record.get("detail"))
+            # Guest code can write the record too: it says how the function failed, never that a limit or
+            # faasctl did (as in the interpreter adapter).
+            detail = record.get("detail")
+            error = RunError("FunctionError", str(record.get("message") or ""),
+                             detail if isinstance(detail, str) else None)
         elif error is None and outcome.exit_code:
             raw = [line for line in logs if line.strip()]
             error = RunError("FunctionError", raw[-1] if raw else "the Python guest failed", "\n".join(raw) or None)

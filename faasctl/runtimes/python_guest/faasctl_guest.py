@@ -7,6 +7,7 @@ a millisecond. Every run is a fresh instance of the snapshot: nothing a run does
 ``faasctl_guest_data`` is written by the build: the prelude's source and the modules to pre-import.
 """
 
+import _json
 import builtins
 import gc
 import io
@@ -32,9 +33,10 @@ FLUSH_AT = 1 << 16
 class _HostText(io.TextIOBase):
     """stdout/stderr: text kept in the guest and handed to the host in chunks (one call per 64 KiB)."""
 
-    def __init__(self, fd: int, name: str) -> None:
+    def __init__(self, fd: int, name: str, errors: str) -> None:
         self._fd = fd
         self._name = name
+        self._errors = errors
         self._parts: list = []
         self._size = 0
         self.buffer = _HostBytes(self)
@@ -45,7 +47,7 @@ class _HostText(io.TextIOBase):
 
     @property
     def errors(self) -> str:
-        return "strict"
+        return self._errors
 
     @property
     def name(self) -> str:
@@ -60,8 +62,13 @@ class _HostText(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if not text.isascii():
-            text.encode("utf-8")  # a lone surrogate fails here, as it does on a real UTF-8 stream
+        if not text.isascii():  # a lone surrogate: an error on stdout, escaped on stderr (as CPython does)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                if self._errors == "strict":
+                    raise
+                text = text.encode("utf-8", self._errors).decode("utf-8")
         self._parts.append(text)
         self._size += len(text)
         if self._size >= FLUSH_AT:
@@ -118,8 +125,8 @@ class _MissingModule:
             "--runtime python-full has a fuller standard library)", name=name)
 
 
-_STDOUT = sys.stdout = sys.__stdout__ = _HostText(1, "<stdout>")
-_STDERR = sys.stderr = sys.__stderr__ = _HostText(2, "<stderr>")
+_STDOUT = sys.stdout = sys.__stdout__ = _HostText(1, "<stdout>", "strict")
+_STDERR = sys.stderr = sys.__stderr__ = _HostText(2, "<stderr>", "backslashreplace")
 time.sleep = _sleep
 sys.path[:] = []  # nothing is on disk at run time: every module of the build is already imported
 sys.path_importer_cache.clear()
@@ -140,11 +147,16 @@ class WitWorld(wit_world.WitWorld):
         status = 0
         try:
             PRELUDE["__faasctl_main"]()
-        except BaseException:  # the prelude itself failed (it reports the function's own failures)
-            import traceback
-
-            traceback.print_exc()
+        except BaseException as exc:  # the prelude itself failed (it reports the function's own failures)
             status = 1
+            message = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, MemoryError):
+                message = "MemoryError: out of memory"
+            try:  # the failure record of the protocol (a JSON line), not a traceback of faasctl's own code
+                quoted = _json.encode_basestring_ascii(message)
+                _STDERR.write('{"faasctl": "error", "type": "FunctionError", "message": ' + quoted + "}\n")
+            except BaseException:
+                pass
         for stream in (_STDOUT, _STDERR):  # the run's own, even if it rebound sys.stdout
             try:
                 stream.flush()
