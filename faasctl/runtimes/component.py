@@ -3,7 +3,7 @@
 The component (built once per machine, see ``wasm.component_build``) holds CPython with the standard
 library already imported and the shared Python prelude compiled; a run instantiates it and calls its
 ``run(filename, source, input)`` export. The prelude and the host speak the protocol of the other
-interpreters (``interpreter.parse_guest_stderr``), so both Python builds share one prelude.
+interpreters (``guest_protocol``), so both Python builds share one prelude.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
 from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
-from faasctl.runtimes.interpreter import parse_guest_stderr, script_text
+from faasctl.runtimes.guest_protocol import parse_guest_stderr, script_text
 from faasctl.wasm.component_build import built_component, built_state
 from faasctl.wasm.component_sandbox import ComponentLinker
 from faasctl.wasm.sandbox import to_execution

@@ -14,13 +14,10 @@ never run. This module does not import wasmtime (``faasctl runtimes`` uses it).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -144,6 +141,7 @@ class _file_lock:
 
 def verify_tool(descriptor: RuntimeDescriptor) -> Path:
     """The installed componentize-py, checked against the descriptor's pin; raises ``ArtifactError``."""
+    from base64 import urlsafe_b64decode
     from importlib import metadata
 
     build = _build_settings(descriptor)
@@ -170,7 +168,7 @@ def verify_tool(descriptor: RuntimeDescriptor) -> Path:
             actual = sha256_file(path)
         except OSError:
             raise ArtifactError(f"{name} is damaged: {entry} is missing", hint=hint) from None
-        expected = base64.urlsafe_b64decode(entry.hash.value + "==").hex()
+        expected = urlsafe_b64decode(entry.hash.value + "==").hex()
         if actual != expected:
             raise ArtifactError(f"{name} is damaged: {entry} does not match its RECORD hash", hint=hint)
     if native is None:
@@ -188,6 +186,8 @@ def _wheel_tag(dist: Any) -> str | None:
 
 
 def _build(descriptor: RuntimeDescriptor, directory: Path, notice: BuildNotice | None) -> tuple[Path, str]:
+    import tempfile
+
     native = verify_tool(descriptor)
     done = notice(f"the {descriptor.name} runtime (pre-initialising CPython with componentize-py)",
                   native.stat().st_size) if notice else None
@@ -242,6 +242,8 @@ def _prune_other_builds(directory: Path) -> None:
 def _run_componentize(app: Path, output: Path) -> None:
     """componentize-py in a child process: its output stays off ours, and only the guest's own
     directory is on its path (no VIRTUAL_ENV, so no site-packages is searched first)."""
+    import subprocess
+
     command = [sys.executable, "-I", "-c", "import sys, componentize_py; sys.argv[0] = 'componentize-py'; "
                "componentize_py.script()", "-q", "-d", str(app / "world.wit"), "-w", WORLD,
                "componentize", "-p", str(app), "-o", str(output), GUEST_MODULE]
