@@ -20,6 +20,30 @@ from faasctl.wasm.component_sandbox import ComponentLinker
 from faasctl.wasm.sandbox import to_execution
 
 
+def _context_json(invocation: Invocation) -> str:
+    """What the prelude reads beyond the script and input: the fields of a Lambda handler's ``context``
+    and the handler ``--handler`` names (host calls through an fd do not exist in the component)."""
+    import json
+    import os
+    import time
+
+    artifact, limits = invocation.artifact, invocation.limits
+    name = artifact.name.rsplit("/", 1)[-1]
+    if artifact.ending and name.endswith(artifact.ending):
+        name = name[: -len(artifact.ending)]
+    raw = bytearray(os.urandom(16))
+    raw[6], raw[8] = raw[6] & 0x0F | 0x40, raw[8] & 0x3F | 0x80  # a version 4 UUID, without importing uuid
+    text = raw.hex()
+    return json.dumps({
+        "function_name": name,
+        "aws_request_id": f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}",
+        "memory_limit_in_mb": limits.memory // (1024 * 1024),
+        "deadline_ms": int(time.time() * 1000 + limits.timeout * 1000),
+        "handler": getattr(invocation.options, "handler", None),
+        "hostcall_fd": None,
+    })
+
+
 class ComponentRuntime:
     """Runs a Python script in a fresh instance of the pre-initialised CPython component."""
 
@@ -54,7 +78,7 @@ class ComponentRuntime:
         source = script_text(artifact)
         metered = invocation.limits.fuel is not None
         component, load_ms = self._component(metered)
-        args = (artifact.name, source, invocation.input.json_text)
+        args = (artifact.name, source, invocation.input.json_text, _context_json(invocation))
         outcome = self._linker(metered).run(self.context.wasm_host(), component, invocation.limits, args)
         logs, record = parse_guest_stderr(outcome.stderr)
         error = outcome.error

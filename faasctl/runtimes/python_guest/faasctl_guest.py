@@ -139,11 +139,11 @@ gc.freeze()
 
 
 class WitWorld(wit_world.WitWorld):
-    def run(self, filename: str, source: str, input: str) -> int:
+    def run(self, filename: str, source: str, input: str, context: str) -> int:
         import random
 
         random.seed()  # the snapshot froze the generator's state: every run draws a new seed
-        sys.argv = ["python", filename, source, input]
+        sys.argv = ["python", filename, source, input, context]
         status = 0
         try:
             PRELUDE["__faasctl_main"]()
@@ -152,9 +152,14 @@ class WitWorld(wit_world.WitWorld):
             message = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, MemoryError):
                 message = "MemoryError: out of memory"
-            try:  # the failure record of the protocol (a JSON line), not a traceback of faasctl's own code
-                quoted = _json.encode_basestring_ascii(message)
-                _STDERR.write('{"faasctl": "error", "type": "FunctionError", "message": ' + quoted + "}\n")
+            try:  # the failure record of the protocol (a JSON line), its traceback as the detail, not a log
+                detail = "null"
+                if not isinstance(exc, MemoryError):
+                    import traceback
+
+                    detail = _json.encode_basestring_ascii("".join(traceback.format_exception(exc)))
+                _STDERR.write('{"faasctl": "error", "type": "FunctionError", "message": '
+                              + _json.encode_basestring_ascii(message) + ', "detail": ' + detail + "}\n")
             except BaseException:
                 pass
         for stream in (_STDOUT, _STDERR):  # the run's own, even if it rebound sys.stdout
