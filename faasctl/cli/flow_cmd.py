@@ -1,152 +1,172 @@
 """``faasctl flow run FILE``: a Conductor workflow definition run on the local engine (spec section 9).
 
-The argument declarations are here; the work is in ``run_flow`` (plain values in, exit code out) and in
-``faasctl.flow``. Other ``flow`` subcommands add one entry to ``SUBCOMMANDS``.
+The declarations are here; the work is in ``run_flow`` (plain values in, exit code out) and in
+``faasctl.flow``. Another ``flow`` sub-verb (``flow chain``) is one more ``@flow_app.command``.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+
+from faasctl.cli.options import (
+    HELP_OPTIONS,
+    Command,
+    Config,
+    Data,
+    Fuel,
+    Group,
+    Input,
+    MaxInput,
+    MaxOutput,
+    Memory,
+    Param,
+    Text,
+    Timeout,
+    choice,
+    complete_path,
+    namespace,
+    verb_app,
+    whole_number,
+)
+from faasctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   faasctl flow run examples/wasm-example.json -d '{"enter_your_name": "John"}'
   faasctl flow run workflows.json --workflow orders -p id=7 --format json
   faasctl flow run wf.yaml --task enrich=enrich.js --timeout 2s -j 4"""
 
-# subcommand -> (module under faasctl.cli, its add_parser function name)
-SUBCOMMANDS = {"run": ("flow_cmd", "add_run_parser")}
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from importlib import import_module
-
-    parser = sub.add_parser("flow", help="run Conductor workflows offline", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            description="Workflows on the local engine, with no server.")
-    verbs = parser.add_subparsers(dest="flow_command", metavar="COMMAND", parser_class=type(parser))
-    for module_name, function in SUBCOMMANDS.values():
-        getattr(import_module(f"faasctl.cli.{module_name}"), function)(verbs)
-    parser.set_defaults(handler=lambda args: _no_subcommand(parser))
-
-
-def _no_subcommand(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
-def add_run_parser(verbs: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_input_options, add_limit_options
-
-    parser = verbs.add_parser("run", help="run a Conductor workflow definition", epilog=EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              description="Run a Conductor workflow definition (JSON or YAML, as POST "
-                                          "/metadata/workflow takes it) on the local engine, no server.")
-    parser.add_argument("file", metavar="FILE", help="workflow definition, or a list of them (with --workflow)")
-    add_input_options(parser, "workflow input (default: stdin when piped, else {})")
-    parser.add_argument("--workflow", "-w", metavar="NAME", help="the definition to run from a list")
-    parser.add_argument("--task", "-t", action="append", default=[], metavar="NAME=FILE",
-                        help="run SIMPLE tasks named NAME with the function in FILE (repeatable)")
-    parser.add_argument("--format", "-f", choices=["result", "json"], default="result",
-                        help="print the workflow output, or the whole execution (GET /workflow/{id} shape)")
-    parser.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
-                        help="tasks run at once (fork branches); default one per core")
-    parser.add_argument("--max-iterations", type=_positive, default=1000, metavar="N",
-                        help="stop a DO_WHILE after N iterations (default 1000)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="hide the tasks' logs")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    add_limit_options(parser)
-    parser.set_defaults(handler=handle_run)
-
 
 def _jobs(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: use a whole number") from None
+        raise click.BadParameter(f"invalid job count {text!r}: use a whole number") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: it must be 0 or more")
+        raise click.BadParameter(f"invalid job count {text!r}: it must be 0 or more")
     return value
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: it must be 1 or more")
-    return value
+app = verb_app()
+flow_app = typer.Typer(cls=Group, help="Conductor workflows on the local engine, with no server.",
+                       short_help="run Conductor workflows offline", epilog=EXAMPLES, rich_markup_mode="rich",
+                       invoke_without_command=True, context_settings=HELP_OPTIONS)
+app.add_typer(flow_app, name="flow")
 
 
-def handle_run(args: argparse.Namespace) -> int:
+@flow_app.callback()
+def flow(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        raise UsageError("flow needs an action", hint="faasctl flow run FILE")
+
+
+@flow_app.command("run", cls=Command, epilog=EXAMPLES, short_help="run a Conductor workflow definition",
+                  help="Run a Conductor workflow definition (JSON or YAML, as POST /metadata/workflow takes it) on "
+                       "the local engine, no server. Exit 0 when COMPLETED, else the failed task's code.")
+def run(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", autocompletion=complete_path, show_default=False,
+                                        help="workflow definition, or a list of them (with --workflow)")],
+    input: Input = None,
+    data: Data = None,
+    param: Param = None,
+    text: Text = False,
+    max_input: MaxInput = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="NAME",
+                                                 help="the definition to run from a list")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", metavar="NAME=FILE", show_default=False,
+                                                   help="run SIMPLE tasks named NAME with the function in FILE; "
+                                                        "repeatable")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", click_type=choice("result", "json"),
+                                        help="print the workflow output, or the whole execution "
+                                             "(GET /workflow/{id} shape)")] = "result",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", parser=_jobs,
+                                      help="tasks run at once (fork branches); 0: one per core")] = 0,
+    max_iterations: Annotated[int, typer.Option("--max-iterations", metavar="N", parser=whole_number("N", 1),
+                                                help="stop a DO_WHILE after N iterations")] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="hide the tasks' logs")] = False,
+    config: Config = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    fuel: Fuel = None,
+    max_output: MaxOutput = None,
+) -> int:
+    return handle_run(namespace(locals()), ctx.obj)
+
+
+def handle_run(args: Any, env: Environment) -> int:
     from faasctl.cli.common import limit_overrides
     from faasctl.cli.run import build_function_input
 
-    function_input = build_function_input(args, stdin_used=False)
+    function_input = build_function_input(args, env, stdin_used=False)
     return run_flow(
-        file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task,
+        file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task or (),
         fmt=args.format, jobs=args.jobs or None, limits=limit_overrides(args), quiet=args.quiet,
-        config=args.config, max_iterations=args.max_iterations,
+        config=args.config, max_iterations=args.max_iterations, env=env,
     )
 
 
 def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks: list[str] | tuple[str, ...] = (),
              fmt: str = "result", jobs: int | None = None, limits: dict[str, Any] | None = None,
-             quiet: bool = False, config: str | None = None, max_iterations: int = 1000) -> int:
+             quiet: bool = False, config: str | None = None, max_iterations: int = 1000,
+             env: Environment | None = None) -> int:
     """The whole command with plain values: load, validate, run, print; returns the exit code."""
-    from faasctl.cli.common import _to_stdout, _write_result, build_engine, write_json
-    from faasctl.cli.main import _error_line
+    from faasctl.cli.common import _to_stdout, _write_result, build_engine, terminal, write_json
     from faasctl.cli.run import _run_interruptibly
     from faasctl.flow.executor import LocalExecutor
     from faasctl.limits import Limits
 
+    env = terminal(env)
     Limits().merged(**(limits or {}))  # a bad --timeout is a usage error before anything is read
-    engine = build_engine(argparse.Namespace(config=config))
+    engine = build_engine(SimpleNamespace(config=config), env)
     flow = prepare_flow(engine, Path(file), input_value, workflow=workflow, tasks=tasks, config=config,
-                        max_iterations=max_iterations)
-    on_done = None if quiet or fmt == "json" else _print_logs
+                        max_iterations=max_iterations, cwd=env.cwd)
+    on_done = None if quiet or fmt == "json" else _log_printer(env)
     executor = LocalExecutor(engine, jobs=jobs, limits=limits, on_task_done=on_done)
-    execution = _run_interruptibly(lambda: executor.execute(flow))
+    execution = _run_interruptibly(lambda: executor.execute(flow), env)
     if fmt == "json":
-        _to_stdout(lambda: write_json(execution))
+        _to_stdout(env, lambda: write_json(execution, env))
     elif execution["status"] == "COMPLETED":
-        _to_stdout(lambda: _write_result(execution["output"]))
+        _to_stdout(env, lambda: _write_result(env, execution["output"]))
     if execution["status"] != "COMPLETED":
-        _error_line(f"workflow {execution.get('workflowName') or file} {execution['status']}: "
-                    f"{execution.get('reasonForIncompletion')}")
+        env.error_line(f"workflow {execution.get('workflowName') or file} {execution['status']}: "
+                       f"{execution.get('reasonForIncompletion')}")
     return flow.exit_code
 
 
 def prepare_flow(engine: Any, path: Path, input_value: Any, *, workflow: str | None = None,
                  tasks: list[str] | tuple[str, ...] = (), config: str | None = None,
-                 max_iterations: int = 1000) -> Any:
+                 max_iterations: int = 1000, cwd: str = ".") -> Any:
     """Task mappings from faasctl.yaml, then ``--task`` pairs over them; the rest is ``loader.prepare_flow``."""
+    from faasctl.config import load_config
     from faasctl.flow import loader
     from faasctl.flow.executor import runtime_of
-
-    mapped = _config_tasks(config)
-    mapped.update(loader.parse_task_options(tasks, Path(os.getcwd())))
-    return loader.prepare_flow(path, input_value, mapped=mapped, runtime_of=lambda file: runtime_of(engine, file),
-                               workflow=workflow, max_iterations=max_iterations)
-
-
-def _config_tasks(config: str | None) -> dict[str, Path]:
-    from faasctl.config import load_config
     from faasctl.paths import StateDirs
 
-    return dict(load_config(config, StateDirs.from_environment(), os.getcwd()).get("tasks", {}))
+    mapped = dict(load_config(config, StateDirs.from_environment(), cwd).get("tasks", {}))
+    mapped.update(loader.parse_task_options(tasks, Path(cwd)))
+    return loader.prepare_flow(Path(cwd) / path, input_value, mapped=mapped,
+                               runtime_of=lambda file: runtime_of(engine, file), workflow=workflow,
+                               max_iterations=max_iterations)
 
 
-def _print_logs(request: dict[str, Any], envelope: dict[str, Any]) -> None:
+def _log_printer(env: Environment) -> Any:
     """Each task's logs on stderr, prefixed by its reference name, as the task ends."""
-    logs = envelope.get("logs") or []
-    if not logs:
-        return
-    color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
-    prefix = f"\033[2m[{request['ref']}]\033[0m" if color else f"[{request['ref']}]"
-    sys.stderr.write("".join(f"{prefix} {line}\n" for entry in logs for line in str(entry).split("\n")))
-    sys.stderr.flush()
+    color = env.stderr_isatty and not env.no_color  # dim prefixes for a person, plain lines for a log file
+
+    def print_logs(request: dict[str, Any], envelope: dict[str, Any]) -> None:
+        logs = envelope.get("logs") or []
+        if not logs:
+            return
+        prefix = f"\033[2m[{request['ref']}]\033[0m" if color else f"[{request['ref']}]"
+        env.stderr.write("".join(f"{prefix} {line}\n" for entry in logs for line in str(entry).split("\n")))
+        env.stderr.flush()
+
+    return print_logs
