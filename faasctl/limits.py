@@ -141,3 +141,17 @@ class Limits(NamedTuple):
 
 
 DEFAULT_LIMITS = Limits()
+LIMIT_KEYS: tuple[str, ...] = Limits._fields  # the spelling of each limit in config, cases and requests
+
+
+def limit_message(error_type: str, limits: Limits) -> str:
+    """The spec's wording of a limit that was hit: the error names the limit and its value."""
+    if error_type == "Timeout":
+        return f"timed out after {format_duration(limits.timeout)}"
+    if error_type == "MemoryLimit":
+        return f"memory limit of {format_size(limits.memory)} exceeded"
+    if error_type == "FuelExhausted":
+        return f"fuel limit of {limits.fuel} instructions exhausted"
+    if error_type == "OutputLimit":
+        return f"output limit of {format_size(limits.max_output)} exceeded"
+    return error_type

@@ -104,7 +104,7 @@ class WasmRuntime:
         spec, entry = self._prepare(plan, invocation, failure, wasi)
         if plan.entry != "_start" and shape.export("_initialize") is not None:
             entry = abis.with_initialize(entry)
-        sandbox = Sandbox(host, invocation.limits, spec)
+        sandbox = Sandbox(host, invocation.limits, spec, invocation.cancel)
         wanted = {i.name for i in shape.imports if i.module == plugin_imports.MODULE}
         if wanted:
             plugin_imports.PluginImports(sandbox, self._plugin_caller(artifact, options)).define(wanted)
@@ -173,5 +173,5 @@ class WasmRuntime:
         return to_execution(outcome, invocation.limits, logs, outcome.error or failure.get("error"), load_ms,
                             ("exceeds memory limits",))
 
-    def status(self) -> dict[str, Any]:
-        return {"digest": None, "cached": None}
+    def close(self) -> None:
+        """Nothing to release: compiled modules belong to the engine's wasm host."""

@@ -188,6 +188,37 @@ class WasmHost:
         return module
 
 
+def on_epoch_deadline(store: wasmtime.Store, check: Callable[[], int | None]) -> object:
+    """Call ``check`` whenever ``store`` reaches its epoch deadline, instead of trapping: an int sets the
+    next deadline that many ticks on, None stops the guest with a trap. The binding is wasmtime's C
+    ``wasmtime_store_epoch_deadline_callback`` (wasmtime-py wraps no such call); it runs on the thread
+    running the guest, so ``check`` may read that run's state freely. Returns the C callback, which
+    the caller keeps alive as long as the store."""
+    import ctypes
+
+    from wasmtime import _ffi as ffi
+
+    callback_type = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.POINTER(ffi.wasmtime_context_t), ctypes.c_void_p,
+                                     ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint8))
+    finalizer_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+    def on_deadline(_context: object, _data: object, delta: ctypes._Pointer, kind: ctypes._Pointer) -> int:
+        try:
+            ticks = check()
+        except BaseException:  # an exception must never cross into wasmtime
+            ticks = None
+        if ticks is not None:
+            delta[0] = ticks
+            kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+            return 0
+        error = ffi.wasmtime_error_new(b"faasctl: run stopped")
+        return ctypes.cast(error, ctypes.c_void_p).value or 0
+
+    callback = callback_type(on_deadline)
+    ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, ctypes.cast(None, finalizer_type))
+    return callback
+
+
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__

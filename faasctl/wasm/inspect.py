@@ -10,8 +10,8 @@ from typing import Any
 import wasmtime
 
 from faasctl.errors import FaasError, UsageError
+from faasctl.invocation import Artifact
 from faasctl.limits import format_size
-from faasctl.runtimes.base import Artifact
 from faasctl.wasm import abi as abis
 from faasctl.wasm import plugin_imports
 from faasctl.wasm.host import WasmHost
