@@ -115,7 +115,7 @@ class FunctionSpec(NamedTuple):
         bad ``--timeout`` is refused before anything runs."""
         given_limits = {k: v for k, v in (limits or {}).items() if v is not None}
         for key, value in given_limits.items():
-            _check_limit(f"--{key.replace('_', '-')}", key, value)
+            check_limit(f"--{key.replace('_', '-')}", key, value)
         if target == "-":
             if not runtime:
                 raise SpecError("runtime", "a script on standard input needs --runtime",
@@ -239,7 +239,8 @@ def _inline(data: Mapping[str, Any], source: bytes) -> dict[str, Any]:
     return {"code": source}
 
 
-def _check_limit(path: str, key: str, value: Any) -> None:
+def check_limit(path: str, key: str, value: Any) -> None:
+    """Raises ``SpecError`` unless ``value`` is a valid ``key`` limit; messages start with ``path``."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise SpecError(path, f"{path}: expected a value like 5s or 64MiB, got {value!r}")
     try:
@@ -259,13 +260,13 @@ def _limits(data: Mapping[str, Any]) -> dict[str, Any]:
         if key not in LIMIT_KEYS:
             raise SpecError(f"limits.{key}", f"unknown limit {key!r}", hint="known limits: " + ", ".join(LIMIT_KEYS))
         if value is not None:
-            _check_limit(f"limits.{key}", key, value)
+            check_limit(f"limits.{key}", key, value)
             limits[key] = value
     for key in LIMIT_KEYS:
         if data.get(key) is not None:
             if key in limits:
                 raise SpecError(key, f"{key} is given twice (also as limits.{key})")
-            _check_limit(key, key, data[key])
+            check_limit(key, key, data[key])
             limits[key] = data[key]
     return limits
 

@@ -6,15 +6,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faasctl.errors import FaasError, InternalError
-from faasctl.testing.cases import LIMIT_KEYS, Case
+from faasctl.testing.cases import Case
 from faasctl.testing.checks import Failure, check
 
 if TYPE_CHECKING:
     from faasctl.engine import Engine
     from faasctl.result import Result
+    from faasctl.spec import FunctionSpec
 
 
 @dataclass
@@ -36,26 +37,13 @@ class CaseOutcome:
 METERING_ONLY = 2**62
 
 
-def run_options(case: Case) -> tuple[dict[str, Any], Any]:
-    """The limits and ``RunOptions`` a case's options stand for."""
-    from faasctl.output import output_mode
-    from faasctl.runtimes.base import RunOptions
-
-    opts = case.options
-    options = RunOptions(
-        output_json=output_mode(opts.get("output_json", "auto")),
-        invoke=opts.get("invoke"),
-        args=tuple(opts.get("args", ())),
-        abi=opts.get("abi"),
-        wasi_args=opts.get("wasi_args"),
-        dirs=tuple(opts.get("dirs", ())),
-        env=tuple(opts.get("env", ())),
-        kv_path=opts.get("kv"),
-    )
-    limits = {key: opts.get(key) for key in LIMIT_KEYS}
-    if limits.get("fuel") is None and any(bound.stat == "fuel_used" for bound in case.expect.stats):
-        limits["fuel"] = METERING_ONLY  # fuel is only counted for runs with a fuel limit
-    return limits, options
+def case_spec(case: Case) -> FunctionSpec:
+    """What a case runs: its spec, with a fuel limit no run reaches when it asserts on ``fuel_used``
+    without a limit of its own (fuel is only counted for runs with a fuel limit)."""
+    spec = case.function_spec()
+    if spec.limits.get("fuel") is None and any(bound.stat == "fuel_used" for bound in case.expect.stats):
+        spec = spec._replace(limits={**spec.limits, "fuel": METERING_ONLY})
+    return spec
 
 
 def run_case(engine: Engine, case: Case) -> CaseOutcome:
@@ -65,11 +53,9 @@ def run_case(engine: Engine, case: Case) -> CaseOutcome:
     if case.skip:
         return CaseOutcome(case, "skipped", [Failure(case.skip)])
     started = time.perf_counter()
-    limits, options = run_options(case)
     result = raised = None
     try:
-        result = engine.run(case.target, FunctionInput.of(case.input), runtime=case.options.get("runtime"),
-                            limits=limits, options=options)
+        result = engine.run_spec(case_spec(case), FunctionInput.of(case.input))
     except FaasError as exc:
         raised = exc
     except Exception as exc:  # a bug somewhere below must fail this case, not the whole suite
