@@ -76,7 +76,7 @@ def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: Eve
 
     from faasctl.server.app import build_app
     from faasctl.server.connections import guarded_protocol
-    from faasctl.server.pool import RunPool
+    from faasctl.pool import RunPool
     from faasctl.server.service import Service
     from faasctl.server.store import Store
 

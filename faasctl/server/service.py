@@ -29,7 +29,7 @@ from faasctl.runtimes.base import Artifact, RunOptions
 from faasctl.server import deploycheck
 from faasctl.server.events import EventLog
 from faasctl.server.metrics import Metrics
-from faasctl.server.pool import QueueFull, RunPool
+from faasctl.pool import QueueFull, RunPool
 from faasctl.server.problems import TOO_MANY, HTTPProblem
 from faasctl.server.store import INTERRUPTED, FunctionRecord, Store
 
