@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from faasctl.errors import EXIT_INTERNAL
 from faasctl.lua import protocol
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def _child(request_fd: int, reply_fd: int, err_fd: int) -> None:  # pragma: no c
 
         main(request_fd, reply_fd)
     finally:
-        os._exit(70)
+        os._exit(EXIT_INTERNAL)
 
 
 class WorkerPool:
