@@ -7,8 +7,10 @@ JSON in the cache, keyed by the YAML bytes; the YAML parser is only imported whe
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from faasctl.errors import ArtifactError, UsageError
@@ -36,8 +38,8 @@ class RuntimeDescriptor(NamedTuple):
     description: str = ""
     version: str = ""
     binary: dict[str, Any] | None = None
-    limits: dict[str, Any] = {}
-    settings: dict[str, Any] = {}
+    limits: Mapping[str, Any] = MappingProxyType({})
+    settings: Mapping[str, Any] = MappingProxyType({})
     accepts: tuple[str, ...] = ()  # RunOptions a runtime honours beyond the input, limits and output_json
     source_file: str = ""
 

@@ -246,4 +246,5 @@ def test_run_options_keep_their_defaults_unshared():
     from faasctl.result import Result, Stats
 
     result = Result(runtime="js", function="f", stats=Stats(duration_ms=1.0))
-    assert Result(runtime="js", function="g", stats=Stats(duration_ms=1.0)).logs == result.logs == []
+    assert Result(runtime="js", function="g", stats=Stats(duration_ms=1.0)).logs == result.logs == ()
+    assert result.to_dict()["logs"] == []

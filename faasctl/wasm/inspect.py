@@ -75,18 +75,7 @@ def _provided(host: WasmHost, shape: Shape, abi: str | None) -> dict[str, str]:
     """Which imports faasctl would satisfy, and with what (WASI is not given to string-ABI modules)."""
     linker = wasmtime.Linker(host.engine)
     linker.define_wasi()
-    store = wasmtime.Store(host.engine)
-    provided = {}
-    for item in shape.imports:
-        if item.module == plugin_imports.MODULE and item.kind == "func" and item.name in plugin_imports.NAMES:
-            provided[item.qualified] = "faasctl"
-        elif item.module == abis.WASI_MODULE and abi != "string":
-            try:
-                if linker.get(store, item.module, item.name) is not None:
-                    provided[item.qualified] = "wasi"
-            except wasmtime.WasmtimeError:
-                pass
-    return provided
+    return abis.import_providers(shape, abi, linker, wasmtime.Store(host.engine))
 
 
 def _memories(artifact: Artifact, shape: Shape, limit: int | None) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 import wasmtime
@@ -61,9 +62,9 @@ _TRAP_TEXT = {
 class SandboxSpec(NamedTuple):
     """What of the host a run may see. Nothing is visible unless listed here."""
 
-    argv: list[str] = []
-    env: dict[str, str] = {}
-    dirs: list[tuple[str, str, bool]] = []  # (host, guest, writable)
+    argv: Sequence[str] = ()
+    env: Mapping[str, str] = MappingProxyType({})
+    dirs: Sequence[tuple[str, str, bool]] = ()  # (host, guest, writable)
     stdin: bytes = b""
     wasi: bool = True  # False: no WASI imports at all (modules that import none skip ~0.2 ms of linking)
 
@@ -117,7 +118,7 @@ class Sandbox:
         elif not self.shadow_read and spec.stdin:
             self._stdin_from_file(wasi)
         if spec.argv:
-            wasi.argv = spec.argv
+            wasi.argv = list(spec.argv)
         if spec.env:
             wasi.env = list(spec.env.items())
         for host_dir, guest_dir, writable in spec.dirs:
