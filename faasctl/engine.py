@@ -292,7 +292,7 @@ class Engine:
             output_bytes=len(execution.output),
             cold_start_ms=execution.cold_start_ms,
         )
-        common = {"runtime": descriptor.name, "function": artifact.name, "stats": stats,
+        common: dict[str, Any] = {"runtime": descriptor.name, "function": artifact.name, "stats": stats,
                   "logs": execution.logs, "output": execution.output}
         if execution.error is not None:
             return Result(error=execution.error, **common)

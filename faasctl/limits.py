@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from faasctl.errors import UsageError
 
@@ -112,13 +113,14 @@ class Limits(NamedTuple):
 
     def merged(self, **overrides: object) -> Limits:
         """A copy with the given fields parsed and replaced; None values are ignored."""
-        parsers = {"timeout": parse_duration, "memory": parse_size, "fuel": parse_fuel, "max_output": parse_size}
-        changes = {}
+        parsers: dict[str, Callable[[Any], object]] = {"timeout": parse_duration, "memory": parse_size,
+                                                       "fuel": parse_fuel, "max_output": parse_size}
+        changes: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in parsers:
                 raise UsageError(f"unknown limit {key!r}", hint="known limits: " + ", ".join(parsers))
             if value is not None:
-                changes[key] = parsers[key](value)  # type: ignore[operator]
+                changes[key] = parsers[key](value)
         return self._replace(**changes)
 
     def clamped(self, maxima: Limits) -> Limits:

@@ -70,7 +70,7 @@ def _merge_sources(loader: _Loader, node: yaml.Node) -> list[dict[Any, Any]]:
     for item in nodes:
         if not isinstance(item, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None, None, f"<< merges mappings only, found {item.id}", item.start_mark)
+                None, None, f"<< merges mappings only, found a {type(item).__name__}", item.start_mark)
         sources.append(loader.construct_object(item, deep=True))
     return sources
 

@@ -13,6 +13,7 @@ a digest name. Reads hash the file again: a corrupt entry is reported (and remov
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -129,7 +130,7 @@ class BlobStore:
                                "it was removed, pull again")
         return data
 
-    def list(self) -> list[BlobInfo]:
+    def list(self) -> builtins.list[BlobInfo]:
         if not self.blobs.is_dir():
             return []
         found = []
@@ -163,13 +164,13 @@ class BlobStore:
     def set_resolved(self, manifest_digest: str, record: dict[str, Any]) -> None:
         _write_json(self.resolved_path(manifest_digest), record)
 
-    def tags(self) -> list[dict[str, Any]]:
+    def tags(self) -> builtins.list[dict[str, Any]]:
         base = self.root / "tags"
         if not base.is_dir():
             return []
         return [doc for path in sorted(base.rglob("*.json")) if (doc := read_json(path))]
 
-    def records(self) -> list[tuple[str, dict[str, Any]]]:
+    def records(self) -> builtins.list[tuple[str, dict[str, Any]]]:
         base = self.root / "resolved"
         if not base.is_dir():
             return []

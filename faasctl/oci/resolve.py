@@ -79,7 +79,8 @@ def artifact_from_record(store: BlobStore, ref: Reference, digest: str, record: 
     if not isinstance(module, str):
         raise CorruptEntry(f"cache record of {ref} ({digest}) is corrupt")
     source = store.read_verified(module)
-    annotations = record.get("annotations") if isinstance(record.get("annotations"), dict) else {}
+    annotations = record.get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
     return Artifact(name=str(record.get("name") or ref.repository.rsplit("/", 1)[-1] + ".wasm"), source=source,
                     digest=module.split(":", 1)[1], ending=".wasm", media_type=MEDIA_TYPE,
                     annotations={str(k): str(v) for k, v in annotations.items()})

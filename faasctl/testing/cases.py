@@ -94,7 +94,7 @@ def discover(paths: list[str], cwd: Path) -> list[Path]:
 
 
 def _walk(root: Path, shown: Path) -> list[Path]:
-    files = []
+    files: list[Path] = []
     for directory, subdirs, names in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in SKIP_DIRS and not d.startswith("."))
         rel = Path(directory).relative_to(root)
@@ -133,7 +133,8 @@ class _Validator:
         cases = data.get("cases")
         if not isinstance(cases, MarkedList) or not cases:
             raise self.fail(data.line_of("cases"), "'cases' must be a non-empty list of cases")
-        result, names = [], {}
+        result: list[Case] = []
+        names: dict[str, int] = {}
         for index, raw in enumerate(cases):
             if not isinstance(raw, MarkedDict):
                 raise self.fail(cases.line_of(index), f"case {index + 1}: expected a mapping")

@@ -215,7 +215,7 @@ def on_epoch_deadline(store: wasmtime.Store, check: Callable[[], int | None]) ->
         return ctypes.cast(error, ctypes.c_void_p).value or 0
 
     callback = callback_type(on_deadline)
-    ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, ctypes.cast(None, finalizer_type))
+    ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, finalizer_type())
     return callback
 
 

@@ -43,8 +43,9 @@ def inspect_module(host: WasmHost, artifact: Artifact, *, invoke: str | None = N
     shape = shape_of(module)
     stem = artifact.name.rsplit("/", 1)[-1].removesuffix(artifact.ending) if artifact.ending else artifact.name
     try:
-        plan: abis.Plan | None = abis.plan_call(shape, stem, invoke=invoke, abi=abi)
-        detected = {"abi": plan.abi, "entry": plan.entry, "reason": plan.reason}
+        found = abis.plan_call(shape, stem, invoke=invoke, abi=abi)
+        plan: abis.Plan | None = found
+        detected: dict[str, str | None] = {"abi": found.abi, "entry": found.entry, "reason": found.reason}
     except FaasError as exc:
         plan = None
         detected = {"abi": None, "entry": None, "reason": exc.one_line()}
