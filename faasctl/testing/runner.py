@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faasctl.errors import FaasError, InternalError
 from faasctl.testing.cases import Case
 from faasctl.testing.checks import Failure, check
 
 if TYPE_CHECKING:
+    from faasctl.cancel import CancelToken
     from faasctl.engine import Engine
     from faasctl.result import Result
     from faasctl.spec import FunctionSpec
@@ -46,8 +47,15 @@ def case_spec(case: Case) -> FunctionSpec:
     return spec
 
 
-def run_case(engine: Engine, case: Case) -> CaseOutcome:
-    """Run one case and judge it. Never raises for a case's own problems."""
+def run_options(case: Case) -> tuple[dict[str, Any], Any]:
+    """The limits and ``RunOptions`` a case stands for (``case_spec`` holds both, and the target)."""
+    spec = case_spec(case)
+    return dict(spec.limits), spec.options
+
+
+def run_case(engine: Engine, case: Case, cancel: CancelToken | None = None) -> CaseOutcome:
+    """Run one case and judge it. Never raises for a case's own problems; a set ``cancel`` ends the
+    running case as ``Interrupted`` and the ones after it before they start."""
     from faasctl.inputs import FunctionInput
 
     if case.skip:
@@ -55,7 +63,7 @@ def run_case(engine: Engine, case: Case) -> CaseOutcome:
     started = time.perf_counter()
     result = raised = None
     try:
-        result = engine.run_spec(case_spec(case), FunctionInput.of(case.input))
+        result = engine.run_spec(case_spec(case), FunctionInput.of(case.input), cancel=cancel)
     except FaasError as exc:
         raised = exc
     except Exception as exc:  # a bug somewhere below must fail this case, not the whole suite
@@ -69,20 +77,21 @@ def run_case(engine: Engine, case: Case) -> CaseOutcome:
 
 
 def run_cases(engine: Engine, cases: list[Case], jobs: int = 1,
-              on_done: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
+              on_done: Callable[[CaseOutcome], None] | None = None,
+              cancel: CancelToken | None = None) -> list[CaseOutcome]:
     """All cases, outcomes in case order; ``on_done`` sees each as soon as it (and those before it) ended."""
     outcomes = []
-    for outcome in _ordered(engine, cases, jobs):
+    for outcome in _ordered(engine, cases, jobs, cancel):
         if on_done:
             on_done(outcome)
         outcomes.append(outcome)
     return outcomes
 
 
-def _ordered(engine: Engine, cases: list[Case], jobs: int) -> Iterator[CaseOutcome]:
+def _ordered(engine: Engine, cases: list[Case], jobs: int, cancel: CancelToken | None) -> Iterator[CaseOutcome]:
     if jobs <= 1 or len(cases) <= 1:
         for case in cases:
-            yield run_case(engine, case)
+            yield run_case(engine, case, cancel)
         return
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faasctl-test") as pool:
-        yield from pool.map(lambda case: run_case(engine, case), cases)
+        yield from pool.map(lambda case: run_case(engine, case, cancel), cases)
