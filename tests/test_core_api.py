@@ -248,3 +248,17 @@ def test_run_options_keep_their_defaults_unshared():
     result = Result(runtime="js", function="f", stats=Stats(duration_ms=1.0))
     assert Result(runtime="js", function="g", stats=Stats(duration_ms=1.0)).logs == result.logs == ()
     assert result.to_dict()["logs"] == []
+
+
+def test_the_error_table_holds_every_exit_code_and_whether_to_retry():
+    from faasctl.errors import ERROR_TABLE, exit_code_for, http_status_for, is_retryable
+
+    codes = {name: row.exit_code for name, row in ERROR_TABLE.items()}
+    assert sorted(set(codes.values())) == [1, 2, 3, 4, 5, 6, 7, 70, 130]  # spec section 6, nothing elsewhere
+    for name in ("UsageError", "InputError", "ArtifactError", "NotFound", "MemoryLimit", "FuelExhausted",
+                 "OutputLimit"):
+        assert not is_retryable(name), name
+    for name in ("FunctionError", "Trap", "InvalidOutput", "Timeout", "Interrupted", "InternalError"):
+        assert is_retryable(name), name
+    assert exit_code_for("NoSuchType") == 70 and http_status_for("NoSuchType") == 500 and is_retryable("NoSuchType")
+    assert http_status_for("NotFound") == 404 and http_status_for("ArtifactError") == 422
