@@ -12,24 +12,24 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: a Protocol class costs start-up time on every `faasctl run`
+    from typing import Protocol
+
     from faasctl.limits import Limits
     from faasctl.wasm.host import CompileNotice
 
+    class ProgressBar(Protocol):
+        def update(self, n: int) -> None: ...
+
+        def close(self) -> None: ...
+
+    # ``(label, total bytes) -> bar``: how a pull shows a download (the CLI draws a rich bar on a terminal).
+    ProgressFactory = Callable[[str, int], ProgressBar]
+
 NO_LIMITS: Mapping[str, Any] = MappingProxyType({})
 DEFAULT_OCI_MAX_SIZE = 256 * 1024 * 1024
-
-
-class ProgressBar(Protocol):
-    def update(self, n: int) -> None: ...
-
-    def close(self) -> None: ...
-
-
-# ``(label, total bytes) -> bar``: how a pull shows a download (the CLI draws a rich bar on a terminal).
-ProgressFactory = Callable[[str, int], ProgressBar]
 
 
 class OciSettings(NamedTuple):

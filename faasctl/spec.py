@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faasctl.errors import FaasError, UsageError
 from faasctl.limits import LIMIT_KEYS, Limits
 from faasctl.output import OutputMode, output_mode
 from faasctl.runtimes.base import Artifact, RunOptions
 
-PullPolicy = Literal["missing", "always", "never"]
+if TYPE_CHECKING:
+    from typing import Literal
+
+    PullPolicy = Literal["missing", "always", "never"]
 PULL_POLICIES: tuple[PullPolicy, ...] = ("missing", "always", "never")
 OCI_PREFIX = "oci://"
 ABIS = ("wasi", "string", "core")
