@@ -13,7 +13,6 @@ import re
 import secrets
 import string
 from pathlib import Path
-from typing import Any
 
 import wasmtime
 

@@ -161,7 +161,7 @@ class WasmHost:
                     return None
                 meta["stat"] = current
                 write_json_atomic(meta_path, meta)
-            return kind.deserialize_file(self.engine_for(metered), str(path))
+            return kind.deserialize_file(self.engine_for(metered), str(path))  # type: ignore[attr-defined, no-any-return]
         except (OSError, wasmtime.WasmtimeError):
             path.unlink(missing_ok=True)
             return None
