@@ -20,12 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from faasctl.errors import FaasError, UsageError
+from faasctl.errors import UsageError
+from faasctl.limits import LIMIT_KEYS
 from faasctl.paths import StateDirs
 
 PROJECT_FILE = "faasctl.yaml"
 USER_FILE = "config.yaml"
-LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
 OCI_KEYS = ("credentials_helper", "docker_config")
 TOP_KEYS = ("limits", "runtime_dirs", "oci", "tasks")
 
@@ -80,7 +80,7 @@ def load_config(explicit: str | None, dirs: StateDirs, cwd: str) -> dict[str, An
 
 
 def parse_config_file(path: Path) -> dict[str, Any]:
-    from faasctl.testing.yamlmarks import MarkedDict, read_marked, unknown_key_message
+    from faasctl.yamlmarks import MarkedDict, read_marked, unknown_key_message
 
     data = read_marked(path)
     if data is None:
@@ -103,8 +103,8 @@ def parse_config_file(path: Path) -> dict[str, Any]:
 
 
 def _limits(value: Any, line: int, fail: Any) -> dict[str, str]:
-    from faasctl.limits import Limits
-    from faasctl.testing.yamlmarks import MarkedDict, unknown_key_message
+    from faasctl.spec import SpecError, check_limit
+    from faasctl.yamlmarks import MarkedDict, unknown_key_message
 
     if value is None:
         return {}
@@ -116,12 +116,10 @@ def _limits(value: Any, line: int, fail: Any) -> dict[str, str]:
             raise fail(value.line_of(key), f"limits: {unknown_key_message(key, LIMIT_KEYS)}")
         if item is None:
             continue
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise fail(value.line_of(key), f"limits.{key}: expected a value like 5s or 64MiB, got {item!r}")
         try:
-            Limits().merged(**{key: item})
-        except FaasError as exc:
-            raise fail(value.line_of(key), f"limits.{key}: {exc.one_line()}") from None
+            check_limit(f"limits.{key}", key, item)
+        except SpecError as exc:
+            raise fail(value.line_of(key), exc.one_line()) from None
         limits[key] = str(item)
     return limits
 
@@ -144,7 +142,7 @@ def _runtime_dirs(value: Any, line: int, base: Path, fail: Any) -> list[Path]:
 
 
 def _oci(value: Any, line: int, base: Path, fail: Any) -> dict[str, str]:
-    from faasctl.testing.yamlmarks import MarkedDict, unknown_key_message
+    from faasctl.yamlmarks import MarkedDict, unknown_key_message
 
     if value is None:
         return {}

@@ -1,7 +1,9 @@
 """The engine: resolve the target, pick its runtime, merge limits, execute, parse the output.
 
-No printing, no exits, no environment reads: edges (CLI, server, test runner) build ``Settings``,
-call ``Engine.run`` and render the ``Result``.
+No printing, no exits, no environment reads: edges (CLI, server, test runner, flow runner, worker) build
+``Settings`` (``faasctl.settings.load_settings`` reads the config file and environment for them), call
+``Engine.run_spec`` or ``Engine.run`` and render the ``Result``. An engine holds worker processes (Lua):
+``close()`` it, or use it as a context manager.
 """
 
 from __future__ import annotations
@@ -9,35 +11,29 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
+from faasctl.cancel import HEARTBEAT_INTERVAL, CancelToken, Progress, interrupted_error
 from faasctl.errors import FaasError, InternalError, UsageError
 from faasctl.inputs import EMPTY_INPUT, FunctionInput
+from faasctl.invocation import Artifact, Execution, Invocation, RunOptions
 from faasctl.limits import Limits
 from faasctl.output import parse_output
 from faasctl.registry import Registry, RuntimeDescriptor
 from faasctl.result import Result, RunError, Stats, unicode_text
-from faasctl.runtimes.base import Artifact, Execution, Invocation, RunOptions, Runtime
+from faasctl.settings import OciSettings, Settings
 
 if TYPE_CHECKING:
+    from faasctl.runtimes.base import Runtime
+    from faasctl.spec import FunctionSpec
     from faasctl.wasm.host import CompileNotice, WasmHost
 
+__all__ = ["Engine", "Settings", "OciSettings", "artifact_from_bytes", "read_target", "make_compile_notice"]
+
 OCI_PREFIX = "oci://"
-
-
-class Settings(NamedTuple):
-    """Everything an engine needs from its edge. Limits: defaults < ``limits`` < per-call overrides,
-    then clamped to ``max_limits`` (the server's maxima)."""
-
-    cache_dir: Path
-    data_dir: Path
-    limits: dict[str, Any] = {}
-    max_limits: Limits | None = None
-    runtime_dirs: tuple[Path, ...] = ()
-    compile_notice: CompileNotice | None = None
-    oci: dict[str, Any] = {}  # pull policy, credentials, insecure...
 
 
 def artifact_from_bytes(name: str, source: bytes, *, path: Path | None = None,
@@ -75,7 +71,10 @@ def read_target(target: str) -> Artifact:
 
 
 class Engine:
-    """Holds the registry, the adapters and the wasm host. Several engines may live in one process."""
+    """Holds the registry, the adapters and the wasm host. Several engines may live in one process.
+
+    ``close()`` (or leaving a ``with`` block) ends the adapters' worker processes; a closed engine
+    refuses new runs with ``UsageError``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -84,6 +83,32 @@ class Engine:
         self._host: WasmHost | None = None
         self._plugins: Any = None
         self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def from_environment(cls, **explicit: Any) -> Engine:
+        """An engine from the config file, the environment and ``explicit`` values, as
+        ``faasctl.settings.load_settings`` takes them; for servers, flow runners and workers."""
+        from faasctl.settings import load_settings
+
+        return cls(load_settings(**explicit))
+
+    def close(self) -> None:
+        """End the adapters' worker processes. Idempotent; runs still going finish, then their workers end."""
+        with self._lock:
+            self._closed = True
+            runtimes, self._runtimes = list(self._runtimes.values()), {}
+        for runtime in runtimes:
+            close = getattr(runtime, "close", None)  # adapters from plugins may predate close()
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     # -- RuntimeContext --------------------------------------------------------------------------------
 
@@ -124,6 +149,8 @@ class Engine:
     def runtime(self, name: str) -> Runtime:
         descriptor = self.registry.get(name)
         with self._lock:
+            if self._closed:
+                raise UsageError("this engine is closed")
             runtime = self._runtimes.get(descriptor.name)
             if runtime is None:
                 runtime = descriptor.adapter_class()(descriptor, self)
@@ -149,19 +176,40 @@ class Engine:
 
     # -- targets ----------------------------------------------------------------------------------------
 
-    def resolve(self, target: str) -> Artifact:
-        """A path or an ``oci://`` reference to an artifact."""
+    def resolve(self, target: str, pull: str | None = None) -> Artifact:
+        """A path or an ``oci://`` reference to an artifact; ``pull`` overrides the settings' policy."""
         if target.startswith(OCI_PREFIX):
             from faasctl.oci.resolve import resolve_reference
 
-            return resolve_reference(target[len(OCI_PREFIX):], self.settings)
+            return resolve_reference(target[len(OCI_PREFIX):], self.settings, pull=pull)
         return read_target(target)
 
-    def limits_for(self, descriptor: RuntimeDescriptor, overrides: dict[str, Any] | None = None) -> Limits:
+    def artifact_for(self, spec: FunctionSpec) -> Artifact:
+        """The code a spec names: read, pulled (under the spec's pull policy) or taken as given.
+        Inline code is named ``spec.name`` (default ``inline``); its ending, if any, is only a hint."""
+        spec = spec.checked()
+        if spec.artifact is not None:
+            return spec.artifact
+        if spec.code is not None:
+            name = spec.name or "inline"
+            return artifact_from_bytes(name, spec.code)
+        if spec.image is not None:
+            return self.resolve(OCI_PREFIX + spec.image, spec.pull)
+        return read_target(str(spec.path))
+
+    def limits_for(self, descriptor: RuntimeDescriptor, overrides: Mapping[str, Any] | None = None) -> Limits:
         limits = Limits().merged(**descriptor.limits).merged(**self.settings.limits).merged(**(overrides or {}))
         return limits.clamped(self.settings.max_limits) if self.settings.max_limits else limits
 
     # -- running ----------------------------------------------------------------------------------------
+
+    def run_spec(self, spec: FunctionSpec, input: FunctionInput = EMPTY_INPUT, *,
+                 cancel: CancelToken | None = None, progress: Progress | None = None) -> Result:
+        """Run the function a ``FunctionSpec`` describes, once (see ``run``)."""
+        artifact = self.artifact_for(spec)
+        return self.run(artifact, input, runtime=spec.runtime, limits=spec.limits,
+                        options=spec.options._replace(output_json=spec.output_json), cancel=cancel,
+                        progress=progress)
 
     def run(
         self,
@@ -169,26 +217,71 @@ class Engine:
         input: FunctionInput = EMPTY_INPUT,
         *,
         runtime: str | None = None,
-        limits: dict[str, Any] | None = None,
+        limits: Mapping[str, Any] | None = None,
         options: RunOptions | None = None,
+        cancel: CancelToken | None = None,
+        progress: Progress | None = None,
     ) -> Result:
         """Run one function once. Raises ``FaasError`` when it cannot run at all; how a started run
-        ended (timeout, trap, limit, invalid output) is in the returned ``Result``."""
+        ended (timeout, trap, limit, invalid output) is in the returned ``Result``.
+
+        ``cancel``: set from any thread, the run ends soon after with the error type ``Interrupted``
+        (exit 130); a token already set stops the run before it starts. ``progress``: called about every
+        second with the seconds so far, on this thread (a Temporal activity heartbeats from it); the run
+        itself then goes on a helper thread. An exception from ``progress`` cancels the run and is raised."""
         artifact = target if isinstance(target, Artifact) else self.resolve(target)
         descriptor = self.select_runtime(artifact, runtime)
         adapter = self.runtime(descriptor.name)
         options = options or RunOptions()
         _check_accepted(descriptor, options)
-        invocation = Invocation(artifact, input, self.limits_for(descriptor, limits), options)
+        invocation = Invocation(artifact, input, self.limits_for(descriptor, limits), options, cancel)
         started = time.perf_counter()
+        if cancel is not None and cancel.cancelled:
+            execution = Execution(output=b"", logs=[], error=interrupted_error(cancel))
+        elif progress is None:
+            execution = self._execute(adapter, descriptor, invocation)
+        else:
+            execution = self._execute_reporting(adapter, descriptor, invocation, progress)
+        duration = (time.perf_counter() - started) * 1000
+        return self._result(descriptor, artifact, invocation, execution, duration)
+
+    @staticmethod
+    def _execute(adapter: Runtime, descriptor: RuntimeDescriptor, invocation: Invocation) -> Execution:
         try:
-            execution = adapter.execute(invocation)
+            return adapter.execute(invocation)
         except FaasError:
             raise
         except Exception as exc:  # a bug in an adapter must not take the host down
             raise InternalError(f"{descriptor.name} runtime failed: {type(exc).__name__}: {exc}") from exc
-        duration = (time.perf_counter() - started) * 1000
-        return self._result(descriptor, artifact, invocation, execution, duration)
+
+    def _execute_reporting(self, adapter: Runtime, descriptor: RuntimeDescriptor, invocation: Invocation,
+                           progress: Progress) -> Execution:
+        """``_execute`` on a helper thread while this one calls ``progress`` every HEARTBEAT_INTERVAL."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["value"] = self._execute(adapter, descriptor, invocation)
+            except BaseException as exc:  # handed to the calling thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        if invocation.cancel is None:  # progress may fail; the run must then stop too
+            invocation = invocation._replace(cancel=CancelToken())
+        started = time.monotonic()
+        threading.Thread(target=work, name="faasctl-run", daemon=True).start()
+        while not done.wait(HEARTBEAT_INTERVAL):
+            try:
+                progress(time.monotonic() - started)
+            except BaseException:
+                invocation.cancel.cancel("cancelled by the progress callback")  # type: ignore[union-attr]
+                done.wait()
+                raise
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
 
     def _result(self, descriptor: RuntimeDescriptor, artifact: Artifact, invocation: Invocation,
                 execution: Execution, duration_ms: float) -> Result:
@@ -199,7 +292,7 @@ class Engine:
             output_bytes=len(execution.output),
             cold_start_ms=execution.cold_start_ms,
         )
-        common = {"runtime": descriptor.name, "function": artifact.name, "stats": stats,
+        common: dict[str, Any] = {"runtime": descriptor.name, "function": artifact.name, "stats": stats,
                   "logs": execution.logs, "output": execution.output}
         if execution.error is not None:
             return Result(error=execution.error, **common)

@@ -8,37 +8,57 @@ error types below. Both kinds share the tables here, so the CLI and the server c
 
 from __future__ import annotations
 
-# error type -> (exit code, HTTP status used when the error is raised before a run starts)
-ERROR_TABLE: dict[str, tuple[int, int]] = {
-    "FunctionError": (1, 200),
-    "Trap": (1, 200),
-    "InvalidOutput": (1, 200),
-    "UsageError": (2, 400),
-    "InputError": (2, 400),
-    "NotFound": (2, 404),
-    "Timeout": (3, 200),
-    "MemoryLimit": (4, 200),
-    "FuelExhausted": (5, 200),
-    "OutputLimit": (6, 200),
-    "ArtifactError": (7, 422),
-    "Interrupted": (130, 500),  # a server run cut off by a restart
-    "InternalError": (70, 500),
+from typing import NamedTuple
+
+
+class ErrorKind(NamedTuple):
+    """What an error type means outside faasctl: the process exit code, the HTTP status used when it is
+    raised before a run starts, and whether trying the same run again may succeed."""
+
+    exit_code: int
+    http_status: int
+    retryable: bool
+
+
+# Retryable: a worker (Temporal, Conductor) retries these under the task's retry policy; the others fail
+# the task at once. Spec section 11 names UsageError, InputError and ArtifactError non-retryable; NotFound
+# joins them (the name will not appear by itself). The limits other than Timeout are non-retryable too:
+# the same code on the same input under the same limit uses the same memory, fuel and output, so a retry
+# only spends the budget again. A Timeout may pass on a less loaded machine; a function error, trap or
+# invalid output may come from something outside the run (a plugin, a store), so they follow the policy,
+# which is what Temporal users expect; Interrupted (a cancel, a restart) and InternalError too.
+ERROR_TABLE: dict[str, ErrorKind] = {
+    "FunctionError": ErrorKind(1, 200, True),
+    "Trap": ErrorKind(1, 200, True),
+    "InvalidOutput": ErrorKind(1, 200, True),
+    "UsageError": ErrorKind(2, 400, False),
+    "InputError": ErrorKind(2, 400, False),
+    "NotFound": ErrorKind(2, 404, False),
+    "Timeout": ErrorKind(3, 200, True),
+    "MemoryLimit": ErrorKind(4, 200, False),
+    "FuelExhausted": ErrorKind(5, 200, False),
+    "OutputLimit": ErrorKind(6, 200, False),
+    "ArtifactError": ErrorKind(7, 422, False),
+    "InternalError": ErrorKind(70, 500, True),  # a bug in faasctl (EX_SOFTWARE)
+    "Interrupted": ErrorKind(130, 500, True),  # Ctrl-C, a cancelled run, a server run cut off by a restart
 }
 
-RUN_ERROR_TYPES = frozenset(
-    {"FunctionError", "Trap", "InvalidOutput", "Timeout", "MemoryLimit", "FuelExhausted", "OutputLimit"}
-)
-
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = ERROR_TABLE["Interrupted"].exit_code
+EXIT_INTERNAL = ERROR_TABLE["InternalError"].exit_code
 
 
 def exit_code_for(error_type: str) -> int:
     """Exit code of an error type; unknown types are faasctl bugs."""
-    return ERROR_TABLE.get(error_type, ERROR_TABLE["InternalError"])[0]
+    return ERROR_TABLE.get(error_type, ERROR_TABLE["InternalError"]).exit_code
 
 
 def http_status_for(error_type: str) -> int:
-    return ERROR_TABLE.get(error_type, ERROR_TABLE["InternalError"])[1]
+    return ERROR_TABLE.get(error_type, ERROR_TABLE["InternalError"]).http_status
+
+
+def is_retryable(error_type: str) -> bool:
+    """Whether a retry of a run that ended with ``error_type`` may succeed (see ``ERROR_TABLE``)."""
+    return ERROR_TABLE.get(error_type, ERROR_TABLE["InternalError"]).retryable
 
 
 class FaasError(Exception):

@@ -134,7 +134,7 @@ def build_input(
             raise UsageError("--param cannot be combined with --text: a text input has no keys")
         return FunctionInput.of(raw if raw is not None else "")
     no_input = raw is None or (source == "standard input" and not raw.strip())
-    value: Any = {} if no_input else parse_json_input(raw, source)
+    value: Any = {} if raw is None or no_input else parse_json_input(raw, source)
     if params:
         if not isinstance(value, dict):
             raise UsageError(f"--param needs an object input, but {source} holds {type(value).__name__}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from faasctl.errors import UsageError
 
@@ -112,13 +113,14 @@ class Limits(NamedTuple):
 
     def merged(self, **overrides: object) -> Limits:
         """A copy with the given fields parsed and replaced; None values are ignored."""
-        parsers = {"timeout": parse_duration, "memory": parse_size, "fuel": parse_fuel, "max_output": parse_size}
-        changes = {}
+        parsers: dict[str, Callable[[Any], object]] = {"timeout": parse_duration, "memory": parse_size,
+                                                       "fuel": parse_fuel, "max_output": parse_size}
+        changes: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in parsers:
                 raise UsageError(f"unknown limit {key!r}", hint="known limits: " + ", ".join(parsers))
             if value is not None:
-                changes[key] = parsers[key](value)  # type: ignore[operator]
+                changes[key] = parsers[key](value)
         return self._replace(**changes)
 
     def clamped(self, maxima: Limits) -> Limits:
@@ -141,3 +143,17 @@ class Limits(NamedTuple):
 
 
 DEFAULT_LIMITS = Limits()
+LIMIT_KEYS: tuple[str, ...] = Limits._fields  # the spelling of each limit in config, cases and requests
+
+
+def limit_message(error_type: str, limits: Limits) -> str:
+    """The spec's wording of a limit that was hit: the error names the limit and its value."""
+    if error_type == "Timeout":
+        return f"timed out after {format_duration(limits.timeout)}"
+    if error_type == "MemoryLimit":
+        return f"memory limit of {format_size(limits.memory)} exceeded"
+    if error_type == "FuelExhausted":
+        return f"fuel limit of {limits.fuel} instructions exhausted"
+    if error_type == "OutputLimit":
+        return f"output limit of {format_size(limits.max_output)} exceeded"
+    return error_type

@@ -18,7 +18,8 @@ def output_mode(value: object) -> OutputMode:
     return "auto"
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
+    """``parse_constant`` for ``json.loads``: NaN and Infinity are Python's extensions, not JSON."""
     raise ValueError(f"{name} is not JSON")
 
 
@@ -33,7 +34,7 @@ def loads_strict(text: str) -> Any:
     decodes to a string no UTF-8 encoder accepts, are refused here instead of crashing whoever encodes
     the value next (the guest's stdin, the envelope, the store)."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=reject_constant)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     if _SURROGATE_ESCAPE.search(text) or _HUGE_NUMBER.search(text):  # rare: only then pay for a full check

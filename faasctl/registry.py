@@ -7,8 +7,10 @@ JSON in the cache, keyed by the YAML bytes; the YAML parser is only imported whe
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from faasctl.errors import ArtifactError, UsageError
@@ -18,9 +20,13 @@ REQUIRED = ("name", "adapter", "endings")
 # RunOptions fields a descriptor may accept, and the command-line spelling used in messages about them.
 OPTION_FLAGS = {"invoke": "--invoke", "args": "ARGS/--arg", "abi": "--abi", "wasi_args": "--wasi-args",
                 "dirs": "--dir", "env": "--env", "kv_path": "--kv"}
-# The descriptors shipped inside the package (package data of faasctl.runtimes). Located beside this
-# module rather than through importlib.resources, whose readers import zipfile and cost ~6 ms.
-PACKAGED_RUNTIMES = Path(__file__).resolve().parent / "runtimes"
+# The shipped descriptors: the top-level runtimes/ folder, installed inside the package as faasctl/_runtimes
+# (see setup.py); a checkout or an editable install reads runtimes/ beside the package. Located by path
+# rather than through importlib.resources, whose readers import zipfile and cost ~6 ms.
+_PACKAGE = Path(__file__).resolve().parent
+PACKAGED_RUNTIMES = _PACKAGE / "_runtimes"
+if not PACKAGED_RUNTIMES.is_dir():
+    PACKAGED_RUNTIMES = _PACKAGE.parent / "runtimes"
 
 
 class RuntimeDescriptor(NamedTuple):
@@ -32,8 +38,8 @@ class RuntimeDescriptor(NamedTuple):
     description: str = ""
     version: str = ""
     binary: dict[str, Any] | None = None
-    limits: dict[str, Any] = {}
-    settings: dict[str, Any] = {}
+    limits: Mapping[str, Any] = MappingProxyType({})
+    settings: Mapping[str, Any] = MappingProxyType({})
     accepts: tuple[str, ...] = ()  # RunOptions a runtime honours beyond the input, limits and output_json
     source_file: str = ""
 

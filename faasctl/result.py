@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 
@@ -53,7 +54,7 @@ class Result(NamedTuple):
     stats: Stats
     result: Any = None
     output_type: str | None = None
-    logs: list[str] = []
+    logs: Sequence[str] = ()  # immutable default: a NamedTuple's default is shared by every instance
     error: RunError | None = None
     output: bytes = b""
 

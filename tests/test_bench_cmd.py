@@ -74,3 +74,41 @@ def test_bench_usage_errors() -> None:
     assert bad.code == 2 and "it must be 1 or more" in bad.stderr
     missing = run_cli("bench", "nope.js")
     assert missing.code == 2 and "no such file: nope.js" in missing.stderr
+
+
+COUNTS_WAT = """(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $args (i32.const 0) (i32.const 4)))
+    (drop (call $environ (i32.const 8) (i32.const 12)))
+    ;; "<argc><envc>" as two digits at 32, one iovec at 16
+    (i32.store8 (i32.const 32) (i32.add (i32.const 48) (i32.load (i32.const 0))))
+    (i32.store8 (i32.const 33) (i32.add (i32.const 48) (i32.load (i32.const 8))))
+    (i32.store (i32.const 16) (i32.const 32))
+    (i32.store (i32.const 20) (i32.const 2))
+    (drop (call $write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))
+    ;; exit 9 unless given two --arg and one --env
+    (if (i32.or (i32.ne (i32.load (i32.const 0)) (i32.const 3)) (i32.ne (i32.load (i32.const 8)) (i32.const 1)))
+      (then (call $exit (i32.const 9))))))
+"""
+
+
+def test_bench_takes_the_run_options_of_run(tmp_path: Path) -> None:
+    """One option definition for run and bench: --arg and --env reach the guest in both."""
+    module = tmp_path / "counts.wat"
+    module.write_text(COUNTS_WAT)
+    options = ["--arg", "a", "--arg", "b", "--env", "K=V", "--output-json", "false"]
+    assert run_cli("run", str(module), *options).stdout.strip() == "31"  # argv[0] is the module's name
+    bench = run_cli("bench", str(module), *options, "--runs", "2", "--warmup", "0", "--format", "json")
+    assert bench.code == 0, bench.stderr
+    assert bench.json()["runs"] == 2
+    without = run_cli("bench", str(module), "--runs", "2", "--warmup", "0")
+    assert without.code == 1 and "exited with code 9" in without.stderr
+    refused = run_cli("bench", str(EXAMPLES / "hello.js"), "--dir", str(tmp_path), "--runs", "1")
+    assert refused.code == 2 and "does not take --dir" in refused.stderr
+    offline = run_cli("bench", "oci://127.0.0.1:9/none:1", "--pull", "never", "--runs", "1")
+    assert offline.code == 7 and "--pull never forbids" in offline.stderr

@@ -113,7 +113,7 @@ def test_runtime_dirs_add_descriptors(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     rt = tmp_path / "runtimes"
     rt.mkdir()
-    js = (ROOT / "faasctl/runtimes/js.yaml").read_text()
+    js = (ROOT / "runtimes/js.yaml").read_text()
     # the same adapter under a new name and ending, as a team would add a house runtime
     (rt / "house.yaml").write_text(js.replace("name: js", "name: housejs", 1))
     (tmp_path / "faasctl.yaml").write_text("runtime_dirs: [runtimes]\n")

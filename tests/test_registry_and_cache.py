@@ -13,7 +13,7 @@ from faasctl.engine import artifact_from_bytes
 from faasctl.errors import ArtifactError, UsageError
 from faasctl.registry import Registry, descriptor_from_mapping
 
-JS_YAML = Path(__file__).resolve().parent.parent / "faasctl" / "runtimes" / "js.yaml"
+JS_YAML = Path(__file__).resolve().parent.parent / "runtimes" / "js.yaml"
 
 
 def test_registry_lists_shipped_runtimes(engine):

@@ -110,7 +110,7 @@ def test_runaway_never_blocks_healthz_or_other_functions(tmp_path):
 
 def test_watchdog_frees_a_worker_stuck_past_its_deadline():
     """A run stuck where no deadline reaches (a Lua C function) is failed and its worker replaced."""
-    from faasctl.server.pool import RunPool
+    from faasctl.pool import RunPool
 
     pool = RunPool(workers=1, queue_size=1, grace=0.1)
     release = threading.Event()

@@ -17,16 +17,19 @@ from faasctl.cli.options import (
     Data,
     Fuel,
     Input,
+    Insecure,
     Invoke,
     MaxInput,
     MaxOutput,
     Memory,
+    Offline,
     OutputJson,
     Param,
     Runtime,
     Text,
     Timeout,
     choice,
+    complete_dir,
     complete_path,
     namespace,
     verb_app,
@@ -36,6 +39,8 @@ from faasctl.errors import UsageError
 
 if TYPE_CHECKING:
     from faasctl.cli.environment import Environment
+
+WASM = "webassembly"
 
 EXAMPLES = """examples:
   faasctl bench examples/hello.js -d '{"name":"Ada"}'
@@ -76,7 +81,24 @@ def bench(
     memory: Memory = None,
     fuel: Fuel = None,
     max_output: MaxOutput = None,
+    wasi_args: Annotated[str | None, typer.Option("--wasi-args", click_type=choice("json"), rich_help_panel=WASM,
+                                                  help="'json': pass the input as the only argv element")] = None,
+    arg: Annotated[list[str] | None, typer.Option("--arg", metavar="ARG", rich_help_panel=WASM, show_default=False,
+                                                  help="extra argv for WASI programs; repeatable")] = None,
+    dir: Annotated[list[str] | None, typer.Option("--dir", metavar="HOST[:GUEST][:rw]", rich_help_panel=WASM,
+                                                  show_default=False, autocompletion=complete_dir,
+                                                  help="grant a directory; repeatable")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", metavar="KEY=VALUE", rich_help_panel=WASM,
+                                                  show_default=False,
+                                                  help="grant an environment variable; repeatable")] = None,
+    kv: Annotated[str | None, typer.Option("--kv", metavar="PATH", autocompletion=complete_path,
+                                           help="SQLite file of the kv plugin")] = None,
+    pull: Annotated[str, typer.Option("--pull", click_type=choice("always", "missing", "never"), rich_help_panel="oci",
+                                      help="when to pull an oci:// target")] = "missing",
+    offline: Offline = False,
+    insecure: Insecure = False,
 ) -> int:
+    # the same function options as run (FunctionSpec.from_cli); typer declares each verb's own
     return handle(namespace(locals()), ctx.obj)
 
 
@@ -168,29 +190,37 @@ def _mib(size: int) -> str:
 
 
 def handle(args: Any, env: Environment) -> int:
-    from faasctl.cli.common import build_engine, limit_overrides, render_result, write_json
-    from faasctl.cli.run import _run_interruptibly, build_function_input
-    from faasctl.output import output_mode
-    from faasctl.runtimes.base import RunOptions
+    from faasctl.cli.common import render_result, write_json
+    from faasctl.cli.run import build_function_input, function_engine, function_spec, run_interruptibly
 
     if args.target == "-":
         raise UsageError("bench needs a function file or oci:// reference, not standard input")
+    spec = function_spec(args)
     function_input = build_function_input(args, env, stdin_used=False)
-    options = RunOptions(output_json=output_mode(args.output_json), invoke=args.invoke, args=tuple(args.args or ()),
-                         abi=args.abi)
-    limits = limit_overrides(args)
-    first = build_engine(args, env)  # validates the config once; cold runs rebuild from the same settings
+    first = function_engine(args, env)  # validates the config once; cold runs rebuild from the same settings
+    engines = [first]
 
     def make_engine() -> Any:
         from faasctl.engine import Engine
 
-        return Engine(first.settings)
+        engine = Engine(first.settings)
+        engines.append(engine)
+        return engine
 
-    def run(engine: Any) -> Any:
-        return engine.run(args.target, function_input, runtime=args.runtime, limits=limits, options=options)
+    def measured(cancel: Any) -> Any:
+        def run(engine: Any) -> Any:
+            result = engine.run_spec(spec, function_input, cancel=cancel)
+            if args.cold:  # a cold run's engine is done: its Lua worker ends now
+                engine.close()
+            return result
 
-    wall, results, failed = _run_interruptibly(lambda: measure(make_engine, run, args.runs, args.warmup, args.cold),
-                                              env)
+        return measure(make_engine, run, args.runs, args.warmup, args.cold)
+
+    try:
+        wall, results, failed = run_interruptibly(measured, env)
+    finally:
+        for engine in engines:
+            engine.close()
     if failed is not None:
         env.stderr.write(f"faasctl: bench stopped: run {failed} of {args.warmup + args.runs} failed\n")
         return render_result(results[-1], "result", False, env)

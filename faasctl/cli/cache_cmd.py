@@ -128,7 +128,7 @@ def _prune(everything: bool, env: Environment) -> int:
     for tag_file in (store.root / "tags").rglob("*.json") if (store.root / "tags").is_dir() else []:
         doc = read_json(tag_file) or {}
         try:
-            known = bool(doc) and store.resolved(str(doc.get("digest"))) is not None
+            known = doc is not None and store.resolved(str(doc.get("digest"))) is not None
         except ArtifactError:  # a malformed digest in a hand-edited file
             known = False
         if not known:

@@ -4,10 +4,10 @@ terminal ``Environment`` (never to ``sys.std*`` directly)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from faasctl.engine import Engine, Settings, make_compile_notice
-from faasctl.paths import StateDirs
+from faasctl.engine import Engine, make_compile_notice
 from faasctl.result import Result
 
 if TYPE_CHECKING:
@@ -28,34 +28,18 @@ def terminal(env: Environment | None) -> Environment:
 
 
 def build_engine(args: Any = None, env: Environment | None = None, **extra: Any) -> Engine:
-    """An engine for this process: state dirs from the environment, config file, compile notices."""
+    """An engine for this process (``faasctl.settings.load_settings``: config file, environment), with
+    compile notices on a terminal; ``extra`` are explicit settings (``oci``, ``max_limits``...)."""
+    from faasctl.settings import load_settings
+
     env = terminal(env)
-    dirs = StateDirs.from_environment()
-    config = _load_config(args, dirs, env.cwd)
+
     def say(line: str) -> None:
         env.stderr.write(f"faasctl: {line}\n")
 
     notice = make_compile_notice(say) if env.stderr_isatty else None
-    settings = Settings(
-        cache_dir=dirs.cache,
-        data_dir=dirs.data,
-        limits=config.get("limits", {}),
-        runtime_dirs=tuple(config.get("runtime_dirs", ())),
-        compile_notice=notice,
-        oci={**config.get("oci", {}), **extra.pop("oci", {})},
-        **extra,
-    )
-    return Engine(settings)
-
-
-def _load_config(args: Any, dirs: StateDirs, cwd: str) -> dict[str, Any]:
-    """The config file's settings (see ``faasctl.config``); absent config costs nothing."""
-    explicit = getattr(args, "config", None) if args else None
-    try:
-        from faasctl.config import load_config
-    except ModuleNotFoundError:
-        return {}
-    return load_config(explicit, dirs, cwd)
+    config = getattr(args, "config", None) if args else None
+    return Engine(load_settings(config=config, cwd=env.cwd, compile_notice=notice, **extra))
 
 
 def write_json(value: Any, env: Environment | None = None) -> None:
@@ -67,7 +51,7 @@ def write_json(value: Any, env: Environment | None = None) -> None:
         env.stdout.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def render_logs(logs: list[str], env: Environment | None = None) -> None:
+def render_logs(logs: Sequence[str], env: Environment | None = None) -> None:
     """Logs to stderr: on a terminal dimmed and prefixed, plain lines when redirected."""
     env = terminal(env)
     if not logs:

@@ -45,7 +45,7 @@ import typer
 
 from faasctl import __version__
 from faasctl.cli.options import Group
-from faasctl.errors import EXIT_INTERRUPTED, FaasError, exit_code_for
+from faasctl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, FaasError, exit_code_for
 
 if TYPE_CHECKING:
     from faasctl.cli.environment import Environment
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         path = _write_traceback(exc)
         env.stderr.write(f"faasctl: internal error: {type(exc).__name__}: {exc} (a bug in faasctl; "
                          f"traceback written to {path})\n")
-        return 70
+        return EXIT_INTERNAL
 
 
 def usage_message(exc: click.UsageError) -> str:

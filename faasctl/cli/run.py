@@ -141,44 +141,48 @@ def build_function_input(args: Any, env: "Environment", stdin_used: bool) -> Any
                        stdin_bytes=stdin_bytes, text=args.text)
 
 
-def handle(args: Any, env: "Environment") -> int:
-    from faasctl.cli.common import build_engine, limit_overrides, render_result
-    from faasctl.engine import artifact_from_bytes
-    from faasctl.output import output_mode
-    from faasctl.runtimes.base import RunOptions
+def function_spec(args: Any, script: bytes | None = None) -> Any:
+    """The ``FunctionSpec`` that ``run`` and ``bench`` options describe (one mapping for both verbs)."""
+    from faasctl.cli.common import limit_overrides
+    from faasctl.spec import FunctionSpec
 
-    oci = {"pull": args.pull, "offline": args.offline, "insecure": args.insecure}
-    if args.target.startswith("oci://"):  # docker config dir and download progress, only when needed
+    return FunctionSpec.from_cli(
+        args.target, runtime=args.runtime, code=script, limits=limit_overrides(args),
+        output_json=args.output_json, invoke=args.invoke,
+        args=(*(getattr(args, "arg", None) or ()), *(args.args or ())), abi=args.abi,
+        wasi_args=getattr(args, "wasi_args", None), dirs=getattr(args, "dir", None) or (),
+        env=getattr(args, "env", None) or (), kv=getattr(args, "kv", None), pull=getattr(args, "pull", None))
+
+
+def function_engine(args: Any, env: "Environment") -> Any:
+    """The engine for ``run``/``bench``: OCI settings from the options, the docker config and download
+    progress only when the target is an ``oci://`` reference."""
+    from faasctl.cli.common import build_engine
+
+    oci: dict[str, Any] = {"offline": bool(getattr(args, "offline", False)),
+                           "insecure": bool(getattr(args, "insecure", False))}
+    if args.target.startswith("oci://"):
         from faasctl.cli.oci_cmd import cli_oci_settings
 
         oci.update(cli_oci_settings(env))
-    engine = build_engine(args, env, oci=oci)
-    target: Any = args.target
-    if target == "-":
-        if not args.runtime:
-            raise UsageError("a script on standard input needs --runtime", hint="for example: --runtime js")
-        descriptor = engine.registry.get(args.runtime)
-        script = env.read_stdin(_read_script) or b""
-        target = artifact_from_bytes("stdin" + descriptor.endings[0], script)
-    options = RunOptions(
-        output_json=output_mode(args.output_json),
-        invoke=args.invoke,
-        args=tuple(args.args or ()),
-        abi=args.abi,
-        wasi_args=args.wasi_args,
-        dirs=tuple(args.dir or ()),
-        env=tuple(args.env or ()),
-        kv_path=args.kv,
-    )
-    if args.arg:
-        options = options._replace(args=tuple(args.arg) + tuple(args.args or ()))
-    if args.ndjson:
-        return _run_interruptibly(lambda: _stream(args, engine, options, env), env)
-    if args.jobs != 1:
+    return build_engine(args, env, oci=oci)
+
+
+def handle(args: Any, env: "Environment") -> int:
+    from faasctl.cli.common import render_result
+
+    script = (env.read_stdin(_read_script) or b"") if args.target == "-" and args.runtime else None
+    spec = function_spec(args, script)
+    engine = function_engine(args, env)
+    if spec.runtime:
+        engine.registry.get(spec.runtime)  # an unknown --runtime before reading any input
+    if getattr(args, "ndjson", False):
+        return _run_interruptibly(lambda: _stream(args, engine, spec.options, env), env)
+    if getattr(args, "jobs", 1) != 1:
         raise UsageError("--jobs only applies to --ndjson streams")
     function_input = build_function_input(args, env, stdin_used=args.target == "-")
-    result = _run_interruptibly(lambda: engine.run(target, function_input, runtime=args.runtime,
-                                                   limits=limit_overrides(args), options=options), env)
+    with engine:
+        result = run_interruptibly(lambda cancel: engine.run_spec(spec, function_input, cancel=cancel), env)
     return render_result(result, args.format, args.quiet, env)
 
 
@@ -193,13 +197,19 @@ def _stream(args: Any, engine: Any, options: Any, env: "Environment") -> int:
     return stream_command(engine, args.target, args.input, env.stdin, env.stdout, settings)
 
 
-def _run_interruptibly(call: Any, env: "Environment | None" = None) -> Any:
-    """Run in a worker thread so Ctrl-C is seen at once even while a guest is busy in native code."""
+def run_interruptibly(call: Any, env: "Environment | None" = None) -> Any:
+    """``call(cancel_token)`` in a worker thread, so Ctrl-C is seen at once even while a guest is busy in
+    native code. Ctrl-C cancels the run (it ends as Interrupted, exit 130, and Lua workers are killed);
+    a run that does not stop within a second, or a second Ctrl-C, exits 130 at once."""
+    from faasctl.cancel import CancelToken
+    from faasctl.errors import EXIT_INTERRUPTED
+
+    token = CancelToken()
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            box["value"] = call()
+            box["value"] = call(token)
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
 
@@ -214,7 +224,17 @@ def _run_interruptibly(call: Any, env: "Environment | None" = None) -> Any:
         stderr = terminal(env).stderr
         stderr.write("faasctl: interrupted\n")
         stderr.flush()
-        os._exit(130)
+        token.cancel("interrupted")
+        try:
+            worker.join(1.0)
+        except KeyboardInterrupt:
+            pass
+        os._exit(EXIT_INTERRUPTED)
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _run_interruptibly(call: Any, env: "Environment | None" = None) -> Any:
+    """``call()`` as ``run_interruptibly`` runs it, for verbs that hold no cancel token."""
+    return run_interruptibly(lambda _token: call(), env)

@@ -138,9 +138,11 @@ def handle(args: Any, env: Environment) -> int:
     check_runtimes(engine, cases, env)
     reporter = make_reporter(env.stdout, rich=env.stdout_color)
     started = time.perf_counter()
-    from faasctl.cli.run import _run_interruptibly  # Ctrl-C ends at once even while a guest is busy
+    from faasctl.cli.run import run_interruptibly  # Ctrl-C ends at once even while a guest is busy
 
-    outcomes = _run_interruptibly(lambda: run_cases(engine, cases, args.jobs, reporter.case_done), env)
+    with engine:
+        outcomes = run_interruptibly(lambda cancel: run_cases(engine, cases, args.jobs, reporter.case_done, cancel),
+                                     env)
     reporter.finish(outcomes, time.perf_counter() - started)
     if args.junit is not None:
         junit.write(args.junit, outcomes)

@@ -292,7 +292,7 @@ class Worker:
         self.finisher.run = None
 
     def run_guest(self, run: Run, header: dict[str, Any], source: bytes,
-                  input_json: bytes) -> tuple[str, str] | None:
+                  input_json: bytes) -> tuple[str, ...] | None:
         state, rt = run.state, run.state.rt
         env, start = state.build(run.fuel_step or None)
         rt.set_max_memory(run.memory)  # from here to the end of close, never lifted

@@ -10,18 +10,25 @@ stuck inside one C function.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from faasctl.errors import EXIT_INTERNAL
 from faasctl.lua import protocol
+
+if TYPE_CHECKING:
+    from faasctl.cancel import CancelToken
 
 # How long after the run's own deadline the host kills a worker that has not answered. The worker
 # ends itself at the deadline (watchdog) or one second later (SIGALRM); this is the last resort.
 HOST_GRACE = 2.0
+# How often a host waiting on a cancellable run looks at its token (seconds).
+CANCEL_CHECK = 0.05
 
 CallHandler = Callable[[str, str, bytes], tuple[bytes | None, str | None]]
 
@@ -33,6 +40,10 @@ class WorkerDied(Exception):
     timed_out: bool
     signal_name: str | None
     stderr: str
+
+
+class WorkerCancelled(Exception):
+    """The run was cancelled; its worker was killed (a process is the one sure way to stop Lua)."""
 
 
 class Worker:
@@ -67,14 +78,17 @@ class Worker:
         return self.alive
 
     def run(self, header: dict[str, Any], blobs: list[bytes], timeout: float,
-            on_call: CallHandler) -> tuple[dict[str, Any], bytes]:
+            on_call: CallHandler, cancel: CancelToken | None = None) -> tuple[dict[str, Any], bytes]:
         """Send one request and serve its plugin calls until the result arrives.
 
-        Raises ``WorkerDied`` when the worker ends without answering (it is then reaped)."""
+        Raises ``WorkerDied`` when the worker ends without answering (it is then reaped), and
+        ``WorkerCancelled`` when ``cancel`` is set first (the worker is then killed)."""
         hard_deadline = time.monotonic() + timeout + HOST_GRACE
         try:
             protocol.send(self.to_child, header, blobs)
             while True:
+                if cancel is not None:
+                    self._wait_readable(hard_deadline, cancel)
                 reply, parts = protocol.recv(self.from_child, hard_deadline)
                 if reply.get("kind") == "result":
                     if reply.get("exiting"):
@@ -91,6 +105,16 @@ class Worker:
             raise WorkerDied(True, "SIGKILL", self._stderr()) from None
         except (protocol.ChannelClosed, BrokenPipeError, ValueError):
             raise self._died() from None
+
+    def _wait_readable(self, deadline: float, cancel: CancelToken) -> None:
+        """Wait for the worker's next frame, looking at ``cancel`` every CANCEL_CHECK seconds."""
+        while True:
+            if cancel.cancelled:
+                self.kill()
+                raise WorkerCancelled()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or select.select([self.from_child], [], [], min(remaining, CANCEL_CHECK))[0]:
+                return
 
     def reap(self) -> None:
         """Wait for a worker that said it is exiting (it does so right after its last frame)."""
@@ -168,7 +192,7 @@ def _child(request_fd: int, reply_fd: int, err_fd: int) -> None:  # pragma: no c
 
         main(request_fd, reply_fd)
     finally:
-        os._exit(70)
+        os._exit(EXIT_INTERNAL)
 
 
 class WorkerPool:
@@ -178,6 +202,7 @@ class WorkerPool:
         self.max_idle = max_idle or max(1, os.cpu_count() or 1)
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def acquire(self) -> tuple[Worker, float | None]:
         """An idle worker, or a newly forked one with the milliseconds its fork took."""
@@ -192,7 +217,7 @@ class WorkerPool:
 
     def release(self, worker: Worker) -> None:
         with self._lock:
-            if worker.alive and len(self._idle) < self.max_idle:
+            if worker.alive and not self._closed and len(self._idle) < self.max_idle:
                 self._idle.append(worker)
                 return
         worker.stop()
@@ -200,12 +225,14 @@ class WorkerPool:
     def replace(self) -> None:
         """After a worker was lost, fork its successor now so the next run does not wait for it."""
         with self._lock:
-            if self._idle:
+            if self._idle or self._closed:
                 return
         self.release(Worker())
 
     def close(self) -> None:
+        """Stop the idle workers; busy ones stop when their run ends (``release`` after close)."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.stop()

@@ -13,6 +13,7 @@ a digest name. Reads hash the file again: a corrupt entry is reported (and remov
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -23,11 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from faasctl import files
 from faasctl.errors import ArtifactError
+from faasctl.limits import format_size
 from faasctl.oci.reference import Reference
+from faasctl.settings import DEFAULT_OCI_MAX_SIZE
 
 CHUNK = 64 * 1024
-DEFAULT_MAX_SIZE = 256 * 1024 * 1024
+DEFAULT_MAX_SIZE = DEFAULT_OCI_MAX_SIZE
 
 
 class CorruptEntry(ArtifactError):
@@ -80,7 +84,8 @@ class BlobStore:
                 for chunk in chunks:
                     size += len(chunk)
                     if size > max_size:
-                        raise ArtifactError(f"{label} is larger than the size cap of {_human(max_size)}; refusing it")
+                        cap = format_size(max_size)
+                        raise ArtifactError(f"{label} is larger than the size cap of {cap}; refusing it")
                     if expected_size is not None and size > expected_size:
                         raise ArtifactError(f"{label} is larger than the {expected_size} bytes its manifest declares")
                     hasher.update(chunk)
@@ -125,7 +130,7 @@ class BlobStore:
                                "it was removed, pull again")
         return data
 
-    def list(self) -> list[BlobInfo]:
+    def list(self) -> builtins.list[BlobInfo]:
         if not self.blobs.is_dir():
             return []
         found = []
@@ -159,13 +164,13 @@ class BlobStore:
     def set_resolved(self, manifest_digest: str, record: dict[str, Any]) -> None:
         _write_json(self.resolved_path(manifest_digest), record)
 
-    def tags(self) -> list[dict[str, Any]]:
+    def tags(self) -> builtins.list[dict[str, Any]]:
         base = self.root / "tags"
         if not base.is_dir():
             return []
         return [doc for path in sorted(base.rglob("*.json")) if (doc := read_json(path))]
 
-    def records(self) -> list[tuple[str, dict[str, Any]]]:
+    def records(self) -> builtins.list[tuple[str, dict[str, Any]]]:
         base = self.root / "resolved"
         if not base.is_dir():
             return []
@@ -173,10 +178,8 @@ class BlobStore:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    """A cache record, or None when it is missing, unreadable or not an object."""
+    doc = files.read_json(path)
     return doc if isinstance(doc, dict) else None
 
 
@@ -188,23 +191,6 @@ def cache_write_error(exc: OSError, root: Path) -> ArtifactError:
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        files.write_atomic(path, json.dumps(doc, indent=1, sort_keys=True).encode("utf-8"))
     except OSError as exc:
         raise cache_write_error(exc, path.parent) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(doc, out, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise cache_write_error(exc, path.parent) from None
-        raise
-
-
-def _human(size: int) -> str:
-    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor}{unit}"
-    return f"{size} bytes"

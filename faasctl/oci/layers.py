@@ -13,7 +13,7 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from faasctl.errors import ArtifactError
 
@@ -80,7 +80,7 @@ def check_module(data_head: bytes, where: str) -> None:
 def open_tar(path: Path, media_type: str, max_size: int) -> BinaryIO:
     """The layer's uncompressed tar stream, capped at ``max_size`` bytes (a gzip bomb stops there)."""
     raw = path.open("rb")
-    stream: BinaryIO = gzip.GzipFile(fileobj=raw) if TAR_LAYER_TYPES[media_type] == "gzip" else raw
+    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if TAR_LAYER_TYPES[media_type] == "gzip" else raw  # type: ignore[assignment]
     return _Capped(stream, max_size, raw)  # type: ignore[return-value]
 
 

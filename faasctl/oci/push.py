@@ -58,7 +58,7 @@ def load_module(path: Path) -> bytes:
         import wasmtime
 
         try:
-            data = wasmtime.wat2wasm(data.decode("utf-8"))
+            data = bytes(wasmtime.wat2wasm(data.decode("utf-8")))
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"{path} is not valid WebAssembly text: {str(exc).splitlines()[0]}") from None
     if not data.startswith(WASM_MAGIC):

@@ -13,7 +13,6 @@ import re
 import secrets
 import string
 from pathlib import Path
-from typing import Any
 
 import wasmtime
 
@@ -134,7 +133,7 @@ class InterpreterRuntime:
         argv = [values.get(item, item) for item in self._settings["argv"]]
         entry = self._settings.get("entry", "command")
         spec = SandboxSpec(argv=argv if entry == "command" else [], env=env, dirs=dirs)
-        sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec)
+        sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec, invocation.cancel)
         runner = _reactor_entry(argv, hidden, renames) if entry == "reactor" else _command_entry
         outcome = sandbox.run(module, runner, label=self.descriptor.name)
         return self._execution(outcome, invocation, load_ms, span)
@@ -164,10 +163,8 @@ class InterpreterRuntime:
             self._hidden = HiddenModules([str(name) for name in names], self._setup_dir() / "hidden-modules.json")
         return self._hidden
 
-    def status(self) -> dict[str, Any]:
-        binary = self.descriptor.binary or {}
-        digest = str(binary.get("sha256", ""))
-        return {"digest": digest, "cached": self.context.wasm_host().is_cached(digest)}
+    def close(self) -> None:
+        """Nothing to release: compiled modules belong to the engine's wasm host."""
 
 
 _CMDLINE = re.compile(r"<cmdline>:(\d+)")

@@ -10,23 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from faasctl.limits import Limits, format_duration, format_size
+from faasctl.limits import Limits, format_size, limit_message
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
 from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
-
-
-def limit_message(error_type: str, limits: Limits) -> str:
-    """The spec's wording: the error names the limit and its value."""
-    if error_type == "Timeout":
-        return f"timed out after {format_duration(limits.timeout)}"
-    if error_type == "MemoryLimit":
-        return f"memory limit of {format_size(limits.memory)} exceeded"
-    if error_type == "FuelExhausted":
-        return f"fuel limit of {limits.fuel} instructions exhausted"
-    if error_type == "OutputLimit":
-        return f"output limit of {format_size(limits.max_output)} exceeded"
-    return error_type
 
 
 def clean_traceback(trace: str) -> str | None:
@@ -50,7 +37,7 @@ class LuaRuntime:
         self.pool = WorkerPool()
 
     def execute(self, invocation: Invocation) -> Execution:
-        from faasctl.lua.pool import WorkerDied
+        from faasctl.lua.pool import WorkerCancelled, WorkerDied
 
         limits = invocation.limits
         artifact = invocation.artifact
@@ -69,7 +56,12 @@ class LuaRuntime:
         blobs = [source, invocation.input.json_text.encode("utf-8", "surrogatepass")]
         worker, cold_ms = self.pool.acquire()
         try:
-            reply, output = worker.run(header, blobs, limits.timeout, self._call_handler(invocation))
+            reply, output = worker.run(header, blobs, limits.timeout, self._call_handler(invocation),
+                                       invocation.cancel)
+        except WorkerCancelled:
+            from faasctl.cancel import interrupted_error
+
+            return Execution(output=b"", logs=[], error=interrupted_error(invocation.cancel), cold_start_ms=cold_ms)
         except WorkerDied as died:
             self.pool.replace()
             return Execution(output=b"", logs=[], error=self._death_error(died, limits), cold_start_ms=cold_ms)
@@ -131,9 +123,6 @@ class LuaRuntime:
                 return None, f"call({plugin!r}, {action!r}) failed: {type(exc).__name__}: {exc}"
 
         return handle
-
-    def status(self) -> dict[str, Any]:
-        return {"digest": None, "cached": None}
 
     def close(self) -> None:
         """Stop the idle workers (they also exit by themselves when this process ends)."""

@@ -56,28 +56,10 @@ def parse_env(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def unsatisfied_imports(shape: Shape, sandbox: Sandbox, abi: str) -> list[str]:
-    """Every import the sandbox cannot provide, as ``module.name (kind)``. String-ABI modules get the
-    ``faasctl`` imports only (WasmEngine provides none); the others also get WASI."""
-    missing = []
-    for item in shape.imports:
-        if item.module == plugin_imports.MODULE:
-            ok = item.kind == "func" and item.name in plugin_imports.NAMES
-        elif item.module == abis.WASI_MODULE and abi != "string":
-            ok = _linker_has(sandbox, item.module, item.name)
-        else:
-            ok = False
-        if not ok:
-            missing.append(f"{item.qualified} ({item.kind}{' ' + item.text if item.text else ''})")
-    return missing
-
-
-def _linker_has(sandbox: Sandbox, module: str, name: str) -> bool:
-    import wasmtime
-
-    try:
-        return sandbox.linker.get(sandbox.store, module, name) is not None
-    except wasmtime.WasmtimeError:
-        return False
+    """Every import the sandbox cannot provide, as ``module.name (kind)`` (see ``abi.import_providers``)."""
+    provided = abis.import_providers(shape, abi, sandbox.linker, sandbox.store)
+    return [f"{item.qualified} ({item.kind}{' ' + item.text if item.text else ''})"
+            for item in shape.imports if item.qualified not in provided]
 
 
 class WasmRuntime:
@@ -104,7 +86,7 @@ class WasmRuntime:
         spec, entry = self._prepare(plan, invocation, failure, wasi)
         if plan.entry != "_start" and shape.export("_initialize") is not None:
             entry = abis.with_initialize(entry)
-        sandbox = Sandbox(host, invocation.limits, spec)
+        sandbox = Sandbox(host, invocation.limits, spec, invocation.cancel)
         wanted = {i.name for i in shape.imports if i.module == plugin_imports.MODULE}
         if wanted:
             plugin_imports.PluginImports(sandbox, self._plugin_caller(artifact, options)).define(wanted)
@@ -173,5 +155,5 @@ class WasmRuntime:
         return to_execution(outcome, invocation.limits, logs, outcome.error or failure.get("error"), load_ms,
                             ("exceeds memory limits",))
 
-    def status(self) -> dict[str, Any]:
-        return {"digest": None, "cached": None}
+    def close(self) -> None:
+        """Nothing to release: compiled modules belong to the engine's wasm host."""

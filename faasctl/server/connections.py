@@ -28,8 +28,10 @@ def guarded_protocol(max_connections: int, header_timeout: float) -> type[asynci
         from uvicorn.protocols.http.h11_impl import H11Protocol as base  # type: ignore[assignment]
 
     class GuardedProtocol(base):  # type: ignore[misc, valid-type]
+        _header_timer: Any = None
+
         def connection_made(self, transport: Any) -> None:
-            super().connection_made(CoalescingTransport(transport, self.loop))
+            super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
             self.opened = time.monotonic()
             self._header_timer = self.loop.call_later(header_timeout, self._headers_overdue)
             if len(self.connections) > max_connections:

@@ -74,9 +74,9 @@ def serve(config: ServeConfig, sock: socket.socket) -> int:
 def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: EventLog) -> int:
     import uvicorn
 
+    from faasctl.pool import RunPool
     from faasctl.server.app import build_app
     from faasctl.server.connections import guarded_protocol
-    from faasctl.server.pool import RunPool
     from faasctl.server.service import Service
     from faasctl.server.store import Store
 
@@ -96,6 +96,7 @@ def _serve_process(config: ServeConfig, sock: socket.socket, slot: int, log: Eve
     finally:
         app.state.body_parser.close()
         service.pool.close()
+        config.engine.close()  # its Lua workers end with the server process
         store.close()
     return 0
 
@@ -149,15 +150,15 @@ class Supervisor:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            slot = self.children.pop(pid, None)
-            if slot is None or self.stopping:
+            lost = self.children.pop(pid, -1)
+            if lost < 0 or self.stopping:
                 continue
-            self.log.emit("error", "server process ended; starting another", slot=slot, pid=pid,
+            self.log.emit("error", "server process ended; starting another", slot=lost, pid=pid,
                           status=os.waitstatus_to_exitcode(status))
             if time.monotonic() - started < 2:  # dying at start-up: a configuration problem, do not loop
                 self.stop()
                 continue
-            self.children[_fork(self.config, self.sock, slot, self.log)] = slot
+            self.children[_fork(self.config, self.sock, lost, self.log)] = lost
         return 0
 
 

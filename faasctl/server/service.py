@@ -24,12 +24,12 @@ from faasctl.errors import ArtifactError, FaasError, NotFoundError, UsageError
 from faasctl.inputs import FunctionInput
 from faasctl.limits import format_duration
 from faasctl.output import OutputMode, output_mode
+from faasctl.pool import QueueFull, RunPool
 from faasctl.result import Result, RunError, Stats
 from faasctl.runtimes.base import Artifact, RunOptions
 from faasctl.server import deploycheck
 from faasctl.server.events import EventLog
 from faasctl.server.metrics import Metrics
-from faasctl.server.pool import QueueFull, RunPool
 from faasctl.server.problems import TOO_MANY, HTTPProblem
 from faasctl.server.store import INTERRUPTED, FunctionRecord, Store
 

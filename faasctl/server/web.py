@@ -11,7 +11,7 @@ import asyncio
 import hmac
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -28,7 +28,7 @@ OPEN_PATHS = frozenset({"/healthz"})
 INLINE_PARSE = 256 * 1024  # bodies up to this size are parsed on the event loop (at worst ~0.1 s)
 
 
-def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 

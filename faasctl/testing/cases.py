@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from faasctl.errors import FaasError, UsageError
+from faasctl.limits import LIMIT_KEYS
+from faasctl.spec import OPTION_KEYS as RUN_OPTION_KEYS
+from faasctl.spec import FunctionSpec, SpecError, check_limit
 from faasctl.testing.checks import STAT_PARSERS, StatBound, parse_bound, parse_json_path
-from faasctl.testing.yamlmarks import MarkedDict, MarkedList, read_marked, unknown_key_message
+from faasctl.yamlmarks import MarkedDict, MarkedList, read_marked, unknown_key_message
 
 SUFFIX = ".faas.yaml"
-LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
-OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", "invoke", "args", "abi", "wasi_args", "dirs", "env", "kv")
+OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", *RUN_OPTION_KEYS)
 INPUT_KEYS = ("input", "input_file", "params", "text")
 EXPECT_KEYS = ("result", "result_subset", "result_regex", "result_path", "error", "error_contains",
                "logs_contain", "stats", "tasks")
@@ -77,6 +79,17 @@ class Case:
     flow: str | None = None  # a workflow file: the case runs it as faasctl flow run does
     workflow: str | None = None  # the definition's name, when the flow file holds a list
     tasks: dict[str, str] = field(default_factory=dict)  # SIMPLE task name -> function file
+    spec: FunctionSpec | None = None  # the target and options as one value (None: built from the above)
+
+    def function_spec(self) -> FunctionSpec:
+        """What to run: ``spec``, or for a ``Case`` built by hand, the same parsed from its fields."""
+        if self.spec is not None:
+            return self.spec
+        return FunctionSpec.from_dict({**self.options, "target": self.target})
+
+    def limits(self) -> dict[str, Any]:
+        """The case's own limits (a flow case applies them to each of its tasks)."""
+        return {key: self.options[key] for key in LIMIT_KEYS if self.options.get(key) is not None}
 
     @property
     def id(self) -> str:
@@ -104,7 +117,7 @@ def discover(paths: list[str], cwd: Path) -> list[Path]:
 
 
 def _walk(root: Path, shown: Path) -> list[Path]:
-    files = []
+    files: list[Path] = []
     for directory, subdirs, names in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in SKIP_DIRS and not d.startswith("."))
         rel = Path(directory).relative_to(root)
@@ -143,7 +156,8 @@ class _Validator:
         cases = data.get("cases")
         if not isinstance(cases, MarkedList) or not cases:
             raise self.fail(data.line_of("cases"), "'cases' must be a non-empty list of cases")
-        result, names = [], {}
+        result: list[Case] = []
+        names: dict[str, int] = {}
         for index, raw in enumerate(cases):
             if not isinstance(raw, MarkedDict):
                 raise self.fail(cases.line_of(index), f"case {index + 1}: expected a mapping")
@@ -174,7 +188,11 @@ class _Validator:
             raise self.fail(merged.line_of("target"), f"{label}: 'target' must be a file path or oci:// reference"
                                                       f" (or 'flow' a workflow file)")
         value, text = self.input(raw, defaults, merged, label)
-        options = self.options(merged, label)
+        if flow is None:
+            resolved = self.target(str(target), merged.line_of("target"), label)
+            spec, options = self.spec(merged, resolved, label)
+        else:
+            resolved, spec, options = "", None, self.flow_options(merged, label)
         expect_raw = raw.get("expect", MarkedDict())
         if not isinstance(expect_raw, MarkedDict):
             raise self.fail(raw.line_of("expect"), f"{label}: 'expect' must be a mapping")
@@ -185,9 +203,8 @@ class _Validator:
         if expect.tasks and flow is None:
             raise self.fail(expect_raw.line_of("tasks"), f"{label}: 'expect.tasks' is for flow cases")
         return Case(
-            name=name, file=self.path, line=raw.line,
-            target=self.target(str(target), merged.line_of("target"), label) if flow is None else "",
-            input=value, text=text, options=options, expect=expect,
+            name=name, file=self.path, line=raw.line, target=resolved,
+            input=value, text=text, options=options, expect=expect, spec=spec,
             skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
             flow=flow, workflow=merged.get("workflow"), tasks=self.task_files(merged, label) if flow else {},
         )
@@ -213,6 +230,17 @@ class _Validator:
         if merged.get("text") is not None:
             raise self.fail(merged.line_of("text"), f"{label}: a workflow input is JSON, not 'text'")
         return str(resolved)
+
+    def flow_options(self, merged: MarkedDict, label: str) -> dict[str, Any]:
+        """A flow case's limits, checked as a function's would be; they apply to each task."""
+        options = {key: _plain(merged[key]) for key in OPTION_KEYS if merged.get(key) is not None}
+        for key in LIMIT_KEYS:
+            if key in options:
+                try:
+                    check_limit(key, key, options[key])
+                except SpecError as exc:
+                    raise self.fail(merged.line_of(key), f"{label}: {exc.one_line()}") from None
+        return options
 
     def task_files(self, merged: MarkedDict, label: str) -> dict[str, str]:
         tasks = merged.get("tasks")
@@ -298,37 +326,19 @@ class _Validator:
             raise self.fail(line, f"{label}: input is not JSON-compatible ({exc}); quote dates and "
                                   f"other special YAML values") from None
 
-    def options(self, merged: MarkedDict, label: str) -> dict[str, Any]:
-        from faasctl.limits import Limits
-
-        options: dict[str, Any] = {}
-        for key in OPTION_KEYS:
-            if key not in merged or merged[key] is None:
-                continue
-            value, line = merged[key], merged.line_of(key)
-            if key in LIMIT_KEYS:
-                try:
-                    Limits().merged(**{key: value})
-                except FaasError as exc:
-                    raise self.fail(line, f"{label}: {key}: {exc.one_line()}") from None
-                options[key] = value
-            elif key in ("args", "dirs", "env"):
-                if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-                    raise self.fail(line, f"{label}: '{key}' must be a list of strings")
-                items = [str(v) for v in value]
-                options[key] = [self.grant(d) for d in items] if key == "dirs" else items
-            elif key == "output_json":
-                options[key] = value
-            elif not isinstance(value, str):
-                raise self.fail(line, f"{label}: '{key}' must be a string")
-            else:
-                options[key] = str(self.base / value) if key == "kv" else value
-        return options
-
-    def grant(self, spec: str) -> str:
-        """``HOST[:GUEST][:rw]`` with HOST relative to the case file."""
-        host, sep, rest = spec.partition(":")
-        return str(self.base / host) + sep + rest
+    def spec(self, merged: MarkedDict, target: str, label: str) -> tuple[FunctionSpec, dict[str, Any]]:
+        """The case's target and run options as a ``FunctionSpec`` (relative ``dirs`` and ``kv`` taken
+        from the case file's directory), and the options as a dict with those paths resolved."""
+        options = {key: _plain(merged[key]) for key in OPTION_KEYS if merged.get(key) is not None}
+        try:
+            spec = FunctionSpec.from_dict({**options, "target": target}, base=self.base)
+        except SpecError as exc:
+            raise self.fail(merged.line_of(exc.key.split(".")[0]), f"{label}: {exc.one_line()}") from None
+        if "dirs" in options:
+            options["dirs"] = list(spec.options.dirs)
+        if "kv" in options:
+            options["kv"] = spec.options.kv_path
+        return spec, options
 
     def expect(self, raw: MarkedDict, label: str) -> Expect:
         self.keys(raw, EXPECT_KEYS, f"{label}: expect")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +233,7 @@ def _error_text(expect: Expect, message: str | None) -> list[Failure]:
     return [Failure(f"error message does not contain {expect.error_contains!r}: {show(message)}")]
 
 
-def _logs(expect: Expect, logs: list[str]) -> list[Failure]:
+def _logs(expect: Expect, logs: Sequence[str]) -> list[Failure]:
     joined = "\n".join(logs)
     missing = [text for text in expect.logs_contain if text not in joined]
     if not missing:

@@ -39,8 +39,8 @@ def to_xml(outcomes: list[CaseOutcome]) -> bytes:
             "skipped": sum(o.status == "skipped" for o in items),
             "time": sum(o.seconds for o in items),
         }
-        suite = ET.SubElement(root, "testsuite", name=_clean(str(file)),
-                              **{k: (f"{v:.3f}" if k == "time" else str(v)) for k, v in counts.items()})
+        attributes = {k: (f"{v:.3f}" if k == "time" else str(v)) for k, v in counts.items()}
+        suite = ET.SubElement(root, "testsuite", {"name": _clean(str(file)), **attributes})
         for key, value in counts.items():
             totals[key] += value
         for outcome in items:

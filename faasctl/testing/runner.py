@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from faasctl.errors import FaasError, InternalError
-from faasctl.testing.cases import LIMIT_KEYS, Case
+from faasctl.testing.cases import Case
 from faasctl.testing.checks import Failure, check, check_tasks
 
 if TYPE_CHECKING:
+    from faasctl.cancel import CancelToken
     from faasctl.engine import Engine
     from faasctl.result import Result
+    from faasctl.spec import FunctionSpec
 
 
 @dataclass
@@ -37,43 +39,35 @@ class CaseOutcome:
 METERING_ONLY = 2**62
 
 
+def case_spec(case: Case) -> FunctionSpec:
+    """What a case runs: its spec, with a fuel limit no run reaches when it asserts on ``fuel_used``
+    without a limit of its own (fuel is only counted for runs with a fuel limit)."""
+    spec = case.function_spec()
+    if spec.limits.get("fuel") is None and any(bound.stat == "fuel_used" for bound in case.expect.stats):
+        spec = spec._replace(limits={**spec.limits, "fuel": METERING_ONLY})
+    return spec
+
+
 def run_options(case: Case) -> tuple[dict[str, Any], Any]:
-    """The limits and ``RunOptions`` a case's options stand for."""
-    from faasctl.output import output_mode
-    from faasctl.runtimes.base import RunOptions
-
-    opts = case.options
-    options = RunOptions(
-        output_json=output_mode(opts.get("output_json", "auto")),
-        invoke=opts.get("invoke"),
-        args=tuple(opts.get("args", ())),
-        abi=opts.get("abi"),
-        wasi_args=opts.get("wasi_args"),
-        dirs=tuple(opts.get("dirs", ())),
-        env=tuple(opts.get("env", ())),
-        kv_path=opts.get("kv"),
-    )
-    limits = {key: opts.get(key) for key in LIMIT_KEYS}
-    if limits.get("fuel") is None and any(bound.stat == "fuel_used" for bound in case.expect.stats):
-        limits["fuel"] = METERING_ONLY  # fuel is only counted for runs with a fuel limit
-    return limits, options
+    """The limits and ``RunOptions`` a case stands for (``case_spec`` holds both, and the target)."""
+    spec = case_spec(case)
+    return dict(spec.limits), spec.options
 
 
-def run_case(engine: Engine, case: Case) -> CaseOutcome:
-    """Run one case and judge it. Never raises for a case's own problems."""
+def run_case(engine: Engine, case: Case, cancel: CancelToken | None = None) -> CaseOutcome:
+    """Run one case and judge it. Never raises for a case's own problems; a set ``cancel`` ends the
+    running case as ``Interrupted`` and the ones after it before they start."""
     from faasctl.inputs import FunctionInput
 
     if case.skip:
         return CaseOutcome(case, "skipped", [Failure(case.skip)])
     started = time.perf_counter()
-    limits, options = run_options(case)
     result = raised = execution = None
     try:
         if case.flow:
-            result, execution = run_flow_case(engine, case, limits)
+            result, execution = run_flow_case(engine, case, case.limits())
         else:
-            result = engine.run(case.target, FunctionInput.of(case.input), runtime=case.options.get("runtime"),
-                                limits=limits, options=options)
+            result = engine.run_spec(case_spec(case), FunctionInput.of(case.input), cancel=cancel)
     except FaasError as exc:
         raised = exc
     except Exception as exc:  # a bug somewhere below must fail this case, not the whole suite
@@ -124,20 +118,21 @@ def run_flow_case(engine: Engine, case: Case, limits: dict[str, Any]) -> tuple[R
 
 
 def run_cases(engine: Engine, cases: list[Case], jobs: int = 1,
-              on_done: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
+              on_done: Callable[[CaseOutcome], None] | None = None,
+              cancel: CancelToken | None = None) -> list[CaseOutcome]:
     """All cases, outcomes in case order; ``on_done`` sees each as soon as it (and those before it) ended."""
     outcomes = []
-    for outcome in _ordered(engine, cases, jobs):
+    for outcome in _ordered(engine, cases, jobs, cancel):
         if on_done:
             on_done(outcome)
         outcomes.append(outcome)
     return outcomes
 
 
-def _ordered(engine: Engine, cases: list[Case], jobs: int) -> Iterator[CaseOutcome]:
+def _ordered(engine: Engine, cases: list[Case], jobs: int, cancel: CancelToken | None) -> Iterator[CaseOutcome]:
     if jobs <= 1 or len(cases) <= 1:
         for case in cases:
-            yield run_case(engine, case)
+            yield run_case(engine, case, cancel)
         return
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faasctl-test") as pool:
-        yield from pool.map(lambda case: run_case(engine, case), cases)
+        yield from pool.map(lambda case: run_case(engine, case, cancel), cases)

@@ -29,10 +29,29 @@ import wasmtime
 
 from faasctl.errors import ArtifactError, UsageError
 from faasctl.result import RunError
+from faasctl.wasm import plugin_imports
 from faasctl.wasm.modules import Shape, signature
-from faasctl.wasm.sandbox import PAGE, Sandbox
+from faasctl.wasm.sandbox import PAGE, WASI, Sandbox
 
-WASI_MODULE = "wasi_snapshot_preview1"
+WASI_MODULE = WASI
+
+
+def import_providers(shape: Shape, abi: str | None, linker: wasmtime.Linker, store: wasmtime.Store) -> dict[str, str]:
+    """Which of the module's imports faasctl satisfies, by qualified name: ``faasctl`` (plugin imports)
+    or ``wasi`` (what ``linker`` defines; string-ABI modules get no WASI, as in WasmEngine). The run
+    refuses a module with any import missing here; ``faasctl inspect`` shows the same answer."""
+    provided = {}
+    for item in shape.imports:
+        if item.module == plugin_imports.MODULE:
+            if item.kind == "func" and item.name in plugin_imports.NAMES:
+                provided[item.qualified] = "faasctl"
+        elif item.module == WASI and abi != "string":
+            try:
+                if linker.get(store, item.module, item.name) is not None:
+                    provided[item.qualified] = "wasi"
+            except wasmtime.WasmtimeError:
+                pass
+    return provided
 ABIS = ("wasi", "string", "core")
 STRING_PARAMS = ("i32", "i32")
 NUMERIC = ("i32", "i64", "f32", "f64")

@@ -161,7 +161,7 @@ class WasmHost:
                     return None
                 meta["stat"] = current
                 write_json_atomic(meta_path, meta)
-            return kind.deserialize_file(self.engine_for(metered), str(path))
+            return kind.deserialize_file(self.engine_for(metered), str(path))  # type: ignore[attr-defined, no-any-return]
         except (OSError, wasmtime.WasmtimeError):
             path.unlink(missing_ok=True)
             return None
@@ -186,6 +186,37 @@ class WasmHost:
         except OSError:
             pass  # an unwritable cache costs a compile next time, nothing more
         return module
+
+
+def on_epoch_deadline(store: wasmtime.Store, check: Callable[[], int | None]) -> object:
+    """Call ``check`` whenever ``store`` reaches its epoch deadline, instead of trapping: an int sets the
+    next deadline that many ticks on, None stops the guest with a trap. The binding is wasmtime's C
+    ``wasmtime_store_epoch_deadline_callback`` (wasmtime-py wraps no such call); it runs on the thread
+    running the guest, so ``check`` may read that run's state freely. Returns the C callback, which
+    the caller keeps alive as long as the store."""
+    import ctypes
+
+    from wasmtime import _ffi as ffi
+
+    callback_type = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.POINTER(ffi.wasmtime_context_t), ctypes.c_void_p,
+                                     ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint8))
+    finalizer_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+    def on_deadline(_context: object, _data: object, delta: ctypes._Pointer, kind: ctypes._Pointer) -> int:
+        try:
+            ticks = check()
+        except BaseException:  # an exception must never cross into wasmtime
+            ticks = None
+        if ticks is not None:
+            delta[0] = ticks
+            kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+            return 0
+        error = ffi.wasmtime_error_new(b"faasctl: run stopped")
+        return ctypes.cast(error, ctypes.c_void_p).value or 0
+
+    callback = callback_type(on_deadline)
+    ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), callback, None, finalizer_type())
+    return callback
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import wasmtime
 
 from faasctl.errors import FaasError, UsageError
+from faasctl.invocation import Artifact
 from faasctl.limits import format_size
-from faasctl.runtimes.base import Artifact
 from faasctl.wasm import abi as abis
 from faasctl.wasm import plugin_imports
 from faasctl.wasm.host import WasmHost
@@ -43,8 +43,9 @@ def inspect_module(host: WasmHost, artifact: Artifact, *, invoke: str | None = N
     shape = shape_of(module)
     stem = artifact.name.rsplit("/", 1)[-1].removesuffix(artifact.ending) if artifact.ending else artifact.name
     try:
-        plan: abis.Plan | None = abis.plan_call(shape, stem, invoke=invoke, abi=abi)
-        detected = {"abi": plan.abi, "entry": plan.entry, "reason": plan.reason}
+        found = abis.plan_call(shape, stem, invoke=invoke, abi=abi)
+        plan: abis.Plan | None = found
+        detected: dict[str, str | None] = {"abi": found.abi, "entry": found.entry, "reason": found.reason}
     except FaasError as exc:
         plan = None
         detected = {"abi": None, "entry": None, "reason": exc.one_line()}
@@ -75,18 +76,7 @@ def _provided(host: WasmHost, shape: Shape, abi: str | None) -> dict[str, str]:
     """Which imports faasctl would satisfy, and with what (WASI is not given to string-ABI modules)."""
     linker = wasmtime.Linker(host.engine)
     linker.define_wasi()
-    store = wasmtime.Store(host.engine)
-    provided = {}
-    for item in shape.imports:
-        if item.module == plugin_imports.MODULE and item.kind == "func" and item.name in plugin_imports.NAMES:
-            provided[item.qualified] = "faasctl"
-        elif item.module == abis.WASI_MODULE and abi != "string":
-            try:
-                if linker.get(store, item.module, item.name) is not None:
-                    provided[item.qualified] = "wasi"
-            except wasmtime.WasmtimeError:
-                pass
-    return provided
+    return abis.import_providers(shape, abi, linker, wasmtime.Store(host.engine))
 
 
 def _memories(artifact: Artifact, shape: Shape, limit: int | None) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import wasmtime
 
 from faasctl.errors import ArtifactError
-from faasctl.runtimes.base import Artifact
+from faasctl.invocation import Artifact
 from faasctl.wasm.host import WasmHost
 
 WASM_MAGIC = b"\0asm"

@@ -65,7 +65,7 @@ class PluginImports:
     def define(self, names: set[str]) -> None:
         """Define the imports the module asks for (unknown names are left for the link check)."""
         types = import_types()
-        handlers = {"call": self._call, "reply": self._reply, "log": self._log}
+        handlers: dict[str, Callable[..., object]] = {"call": self._call, "reply": self._reply, "log": self._log}
         for name in sorted(names & set(NAMES)):
             self.sandbox.define(MODULE, name, types[name], handlers[name])
 

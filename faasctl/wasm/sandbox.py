@@ -13,18 +13,25 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 import wasmtime
 
+from faasctl.cancel import interrupted_error
 from faasctl.errors import ArtifactError
-from faasctl.limits import Limits, format_duration, format_size
+from faasctl.invocation import Execution
+from faasctl.limits import Limits, format_size, limit_message
 from faasctl.result import RunError
-from faasctl.runtimes.base import Execution
-from faasctl.wasm.host import WasmHost, _first_line
+from faasctl.wasm.host import WasmHost, _first_line, on_epoch_deadline
+
+if TYPE_CHECKING:
+    from faasctl.cancel import CancelToken
 
 WASI = "wasi_snapshot_preview1"
+# With a cancel token, the guest stops at an epoch check this often to look at it (seconds).
+CANCEL_CHECK = 0.05
 ERRNO_SUCCESS, ERRNO_BADF, ERRNO_FAULT, ERRNO_INVAL = 0, 8, 21, 28
 PAGE = 65536
 # Host calls bound their own work: at most IOV_MAX iovecs per fd_read/fd_write (wasi-libc's and Linux's
@@ -55,9 +62,9 @@ _TRAP_TEXT = {
 class SandboxSpec(NamedTuple):
     """What of the host a run may see. Nothing is visible unless listed here."""
 
-    argv: list[str] = []
-    env: dict[str, str] = {}
-    dirs: list[tuple[str, str, bool]] = []  # (host, guest, writable)
+    argv: Sequence[str] = ()
+    env: Mapping[str, str] = MappingProxyType({})
+    dirs: Sequence[tuple[str, str, bool]] = ()  # (host, guest, writable)
     stdin: bytes = b""
     wasi: bool = True  # False: no WASI imports at all (modules that import none skip ~0.2 ms of linking)
 
@@ -86,10 +93,11 @@ class _TooLarge(Exception):
 class Sandbox:
     """A store, a linker and captured stdio for exactly one run."""
 
-    def __init__(self, host: WasmHost, limits: Limits, spec: SandboxSpec) -> None:
+    def __init__(self, host: WasmHost, limits: Limits, spec: SandboxSpec, cancel: CancelToken | None = None) -> None:
         self.host = host
         self.limits = limits
         self.spec = spec
+        self.cancel = cancel
         self.stdout = bytearray()
         self.stderr = bytearray()
         self.metered = limits.fuel is not None
@@ -110,7 +118,7 @@ class Sandbox:
         elif not self.shadow_read and spec.stdin:
             self._stdin_from_file(wasi)
         if spec.argv:
-            wasi.argv = spec.argv
+            wasi.argv = list(spec.argv)
         if spec.env:
             wasi.env = list(spec.env.items())
         for host_dir, guest_dir, writable in spec.dirs:
@@ -303,10 +311,10 @@ class Sandbox:
             wait, _ = min(clocks)
             remaining = self.deadline - time.monotonic()
             if wait >= remaining:
-                time.sleep(max(remaining, 0))
+                self._sleep(max(remaining, 0))
                 self.stop_reason = "timeout"
                 raise _Stop("timeout")
-            time.sleep(wait)
+            self._sleep(wait)
             ready = [(userdata, 0, 0) for w, userdata in clocks if w <= wait]
         out = bytearray(32 * len(ready))
         for i, (userdata, kind, nbytes) in enumerate(ready):
@@ -314,6 +322,26 @@ class Sandbox:
         memory.write(caller, bytes(out), events)
         memory.write(caller, struct.pack("<I", len(ready)), nevents)
         return ERRNO_SUCCESS
+
+    def _sleep(self, seconds: float) -> None:
+        """A guest's sleep, cut short when the run is cancelled."""
+        if self.cancel is None:
+            time.sleep(seconds)
+        elif self.cancel.wait(seconds):
+            self.stop_reason = "cancelled"
+            raise _Stop("cancelled")
+
+    def _epoch_check(self) -> int | None:
+        """At each epoch deadline of a cancellable run: stop (None) when cancelled or past the timeout,
+        else the ticks until the next look."""
+        if self.cancel is not None and self.cancel.cancelled:
+            self.stop_reason = "cancelled"
+            return None
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.stop_reason = "timeout"
+            return None
+        return self.host.ticker.ticks_for(min(remaining, CANCEL_CHECK))
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -333,8 +361,12 @@ class Sandbox:
         if self.native_stdio:
             self.host.ticker.watch(self._watch_stdio)
         with self.host.ticker:
-            self.store.set_epoch_deadline(self.host.ticker.ticks_for(self.limits.timeout))
             self.deadline = time.monotonic() + self.limits.timeout
+            if self.cancel is None:  # the deadline alone: one trap, no Python on the way
+                self.store.set_epoch_deadline(self.host.ticker.ticks_for(self.limits.timeout))
+            else:  # look at the token every CANCEL_CHECK seconds
+                self._keep_callback = on_epoch_deadline(self.store, self._epoch_check)
+                self.store.set_epoch_deadline(self.host.ticker.ticks_for(min(self.limits.timeout, CANCEL_CHECK)))
             try:
                 instance = self.linker.instantiate(self.store, module)
                 code = entry(self, instance)
@@ -388,26 +420,28 @@ class Sandbox:
         return total
 
     def _classify_trap(self, exc: Exception) -> RunError:
+        if self.stop_reason == "cancelled":
+            return interrupted_error(self.cancel)
         return classify_trap(exc, self.stop_reason, self.limits)
 
 
 def classify_trap(exc: Exception, stop_reason: str | None, limits: Limits) -> RunError:
     """The run error of a trap, or of a host function that stopped the guest for ``stop_reason``."""
     if stop_reason == "output":
-        return RunError("OutputLimit", f"output limit of {format_size(limits.max_output)} exceeded")
+        return RunError("OutputLimit", limit_message("OutputLimit", limits))
     code = getattr(exc, "trap_code", None)
     code_name = getattr(code, "name", None)
     if stop_reason == "timeout" or code_name == "INTERRUPT":
-        return RunError("Timeout", f"timed out after {format_duration(limits.timeout)}")
+        return RunError("Timeout", limit_message("Timeout", limits))
     if code_name == "OUT_OF_FUEL":
-        return RunError("FuelExhausted", f"fuel limit of {limits.fuel} instructions exhausted")
+        return RunError("FuelExhausted", limit_message("FuelExhausted", limits))
     text = str(exc)
     message = _TRAP_TEXT.get(code_name or "") or _trap_message(text)
     return RunError("Trap", f"wasm trap: {message}", detail=text)
 
 
 def memory_limit_error(limits: Limits) -> RunError:
-    return RunError("MemoryLimit", f"memory limit of {format_size(limits.memory)} exceeded")
+    return RunError("MemoryLimit", limit_message("MemoryLimit", limits))
 
 
 def to_execution(outcome: SandboxOutcome, limits: Limits, logs: list[str], error: RunError | None,
