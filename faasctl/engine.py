@@ -225,8 +225,9 @@ def _check_accepted(descriptor: RuntimeDescriptor, options: RunOptions) -> None:
     given = [name for name in OPTION_FLAGS if name != "kv_path" and getattr(options, name)]
     refused = [OPTION_FLAGS[name] for name in given if name not in descriptor.accepts]
     if refused:
-        raise UsageError(f"the {descriptor.name} runtime does not take {', '.join(refused)}",
-                         hint="those options are for WebAssembly modules")
+        hint = "--handler is for JavaScript and Python handlers" if refused == ["--handler"] else \
+            "those options are for WebAssembly modules"
+        raise UsageError(f"the {descriptor.name} runtime does not take {', '.join(refused)}", hint=hint)
 
 
 def make_compile_notice(write: Callable[[str], None]) -> CompileNotice:

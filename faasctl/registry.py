@@ -17,7 +17,8 @@ from faasctl.files import read_json, write_json_atomic
 REQUIRED = ("name", "adapter", "endings")
 # RunOptions fields a descriptor may accept, and the command-line spelling used in messages about them.
 OPTION_FLAGS = {"invoke": "--invoke", "args": "ARGS/--arg", "abi": "--abi", "wasi_args": "--wasi-args",
-                "dirs": "--dir", "env": "--env", "kv_path": "--kv"}
+                "dirs": "--dir", "env": "--env", "kv_path": "--kv",
+                "handler": "--handler"}
 # The descriptors shipped inside the package (package data of faasctl.runtimes). Located beside this
 # module rather than through importlib.resources, whose readers import zipfile and cost ~6 ms.
 PACKAGED_RUNTIMES = Path(__file__).resolve().parent / "runtimes"

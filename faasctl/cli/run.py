@@ -70,6 +70,9 @@ def run(
     format: Annotated[str, typer.Option("--format", "-f", click_type=choice("result", "json"),
                                         help="print the result alone, or the whole JSON envelope")] = "result",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="hide the function's logs")] = False,
+    handler: Annotated[str | None, typer.Option(
+        "--handler", metavar="NAME",
+        help="JS/Python: the Lambda handler to call (default: exports.handler, handler or lambda_handler)")] = None,
     config: Config = None,
     timeout: Timeout = None,
     memory: Memory = None,
@@ -169,6 +172,7 @@ def handle(args: Any, env: "Environment") -> int:
         dirs=tuple(args.dir or ()),
         env=tuple(args.env or ()),
         kv_path=args.kv,
+        handler=args.handler,
     )
     if args.arg:
         options = options._replace(args=tuple(args.arg) + tuple(args.args or ()))
