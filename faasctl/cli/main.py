@@ -62,6 +62,7 @@ COMMANDS = {
     "test": "test_cmd",
     "bench": "bench_cmd",
     "completion": "completion_cmd",
+    "flow": "chain_cmd",
 }
 # One-line summaries for the top-level help, so it lists every verb without importing its module.
 SUMMARIES = {
@@ -75,6 +76,7 @@ SUMMARIES = {
     "test": "run declarative test cases (*.faas.yaml)",
     "bench": "run a function repeatedly and print timing figures",
     "completion": "print the shell completion script",
+    "flow": "chained functions (flow chain: XINA lambda-task chains)",
 }
 DESCRIPTION = "Run serverless functions (JavaScript, Python, Lua, WebAssembly) locally, sandboxed and offline."
 EXAMPLE = "example: faasctl run examples/hello.js -d '{\"name\":\"Ada\"}'"
