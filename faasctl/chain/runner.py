@@ -37,6 +37,9 @@ class ChainOptions(NamedTuple):
     queue: str = "https://sqs.local/000000000000/xina-queue"
 
 
+DEFAULT_OPTIONS = ChainOptions()
+
+
 class Outcome(NamedTuple):
     """How one function run ended, whatever stopped it."""
 
@@ -49,7 +52,7 @@ class Outcome(NamedTuple):
 
 class ChainRunner:
     def __init__(self, engine: Any, tasks: TaskMap, objects: ObjectStore, action_results: dict[str, Any],
-                 options: ChainOptions = ChainOptions()) -> None:
+                 options: ChainOptions = DEFAULT_OPTIONS) -> None:
         self.engine = engine
         self.tasks = tasks
         self.objects = objects
@@ -351,7 +354,7 @@ def load_chain_inputs(action_path: str, tasks_path: str | None, results_path: st
 
 
 def run_chain_files(engine: Any, action_path: str, *, tasks_path: str | None = None, objects_dir: str | None = None,
-                    results_path: str | None = None, options: ChainOptions = ChainOptions()) -> ChainState:
+                    results_path: str | None = None, options: ChainOptions = DEFAULT_OPTIONS) -> ChainState:
     """Everything ``flow chain`` does short of printing: read the inputs, run the chain in the object
     directory (a temporary one, removed afterwards, when none is given)."""
     import shutil
