@@ -66,8 +66,8 @@ def test_the_xina_queue_demo_runs_as_documented(cengine, tmp_path):
     document = chain_document(state)
     assert document["status"] == "FINISHED" and state.exit_code() == 0
     tasks = {t["name"]: t for t in document["tasks"]}
-    assert (tasks["queue_demo"]["id"], tasks["queue_demo"]["status"], tasks["queue_demo"]["parent"]) == (1, "FINISHED", None)
-    assert (tasks["queue_demo_b"]["id"], tasks["queue_demo_b"]["status"], tasks["queue_demo_b"]["parent"]) == (2, "FINISHED", 1)
+    shape = {name: (t["id"], t["status"], t["parent"]) for name, t in tasks.items()}
+    assert shape == {"queue_demo": (1, "FINISHED", None), "queue_demo_b": (2, "FINISHED", 1)}
     assert [a["action"] for a in document["actions"]] == ["schema", "run", "post", "conclude"]
     assert all(a["status"] == "DONE" for a in document["actions"])
     assert tasks["queue_demo_b"]["result"] == {"database": "demo.events", "fields": 3}
@@ -129,7 +129,8 @@ def test_a_failed_action_fails_its_originating_task_unless_ignored(cengine, tmp_
     ({"action": "conclude", "task": "1"}, "conclude: task '1' does not exist"),
 ])
 def test_bad_queued_actions_fail_the_originating_task(cengine, tmp_path, action, message):
-    functions = {"a": f"exports.handler = async (event) => {{ if (event.task_id === 1) await queue(event, {json.dumps(action)}); }};"}
+    body = f"if (event.task_id === 1) await queue(event, {json.dumps(action)});"
+    functions = {"a": f"exports.handler = async (event) => {{ {body} }};"}
     state = chain(cengine, tmp_path, functions, run_action("a"))
     queued = state.actions[0]
     assert queued.status == "FAILED" and message in queued.error
@@ -158,7 +159,8 @@ def test_a_chain_that_queues_forever_is_stopped_by_the_action_cap(cengine, tmp_p
 
 def test_a_cycle_of_request_response_invocations_is_stopped_by_the_depth_cap(cengine, tmp_path):
     functions = {"ping": """exports.handler = async (event) => {
-        const r = await lambda.invoke({FunctionName: 'ping', Payload: JSON.stringify({n: (event.n || 0) + 1})}).promise();
+        const Payload = JSON.stringify({n: (event.n || 0) + 1});
+        const r = await lambda.invoke({FunctionName: 'ping', Payload}).promise();
         return r.FunctionError ? {depth: event.n, error: JSON.parse(r.Payload).errorMessage} : JSON.parse(r.Payload);
     };"""}
     state = chain(cengine, tmp_path, functions, run_action("ping"), max_depth=3)
@@ -172,12 +174,15 @@ def test_request_response_and_event_invocations_of_mapped_functions(cengine, tmp
         "caller": """exports.handler = async (event) => {
             const sync = await lambda.invoke({FunctionName: 'callee', Payload: '{"x": 2}'}).promise();
             const failed = await lambda.invoke({FunctionName: 'callee', Payload: '{"fail": true}'}).promise();
-            const later = await lambda.invoke({FunctionName: 'callee', InvocationType: 'Event', Payload: '{"x": 5}'}).promise();
-            let missing; try { await lambda.invoke({FunctionName: 'nobody'}).promise(); } catch (e) { missing = e.message; }
+            const later = await lambda.invoke({FunctionName: 'callee', InvocationType: 'Event', Payload: '{"x": 5}'})
+              .promise();
+            let missing;
+            try { await lambda.invoke({FunctionName: 'nobody'}).promise(); } catch (e) { missing = e.message; }
             return {sync, failed: [failed.StatusCode, failed.FunctionError, JSON.parse(failed.Payload).errorMessage],
                     later: later.StatusCode, missing};
         };""",
-        "callee": "exports.handler = async (e) => { if (e.fail) throw new TypeError('no'); log('x is', e.x); return e.x * 10; };",
+        "callee": "exports.handler = async (e) => { if (e.fail) throw new TypeError('no'); "
+                  "log('x is', e.x); return e.x * 10; };",
     }
     state = chain(cengine, tmp_path, functions, run_action("caller"))
     result = state.tasks[1].result
@@ -192,11 +197,12 @@ def test_request_response_and_event_invocations_of_mapped_functions(cengine, tmp
 
 def test_payloads_over_6_mb_are_refused(cengine, tmp_path):
     functions = {"big": """exports.handler = async (event) => {
-        try { await lambda.invoke({FunctionName: 'xina-queue', Payload: JSON.stringify({action: {action: 'post', data: 'x'.repeat(6300000)}})}).promise(); }
-        catch (e) { return e.message; }
+        const Payload = JSON.stringify({action: {action: 'post', data: 'x'.repeat(6300000)}});
+        try { await lambda.invoke({FunctionName: 'xina-queue', Payload}).promise(); } catch (e) { return e.message; }
     };"""}
     state = chain(cengine, tmp_path, functions, run_action("big"))
-    assert state.tasks[1].result.startswith("RequestEntityTooLargeException: Request must be smaller than 6291456 bytes")
+    assert state.tasks[1].result.startswith(
+        "RequestEntityTooLargeException: Request must be smaller than 6291456 bytes")
     assert state.actions == []
 
 
@@ -274,3 +280,24 @@ def test_cli_flow_chain_prints_the_tree_and_log_and_exit_codes(cli, tmp_path):
     assert notasks.code == 2 and "no tasks map: pass --tasks" in notasks.stderr
     zero = cli(*args, "--max-actions", "0")
     assert zero.code == 2 and "--max-actions" in zero.stderr
+
+
+def test_chain_cases_in_faasctl_test_pass_fail_and_refuse_bad_files(cli, tmp_path):
+    for name in ("run-action.json", "tasks.yaml", "action-results.json", "xina-queue-demo-a.js",
+                 "xina-queue-demo-b.js"):
+        (tmp_path / name).write_text((EXAMPLES / name).read_text())
+    (tmp_path / "wrong.faas.yaml").write_text(
+        "cases:\n  - name: wrong\n    chain: run-action.json\n    action_results: action-results.json\n"
+        "    expect:\n      status: OPEN\n      tasks: {queue_demo_b: {parent: 7}}\n      actions: [run, schema]\n")
+    wrong = cli("test", "wrong.faas.yaml", cwd=tmp_path)
+    assert wrong.code == 1
+    output = wrong.stdout + wrong.stderr
+    assert "chain status differs" in output and "task queue_demo_b: parent differs" in output
+    assert "action log differs" in output
+    (tmp_path / "bad.faas.yaml").write_text(
+        "cases:\n  - name: bad\n    chain: run-action.json\n    expect: {status: DONE}\n")
+    bad = cli("test", "bad.faas.yaml", cwd=tmp_path)
+    assert bad.code == 2 and "status must be one of FINISHED, FAILED, OPEN" in bad.stderr
+    (tmp_path / "typo.faas.yaml").write_text("cases:\n  - name: typo\n    chain: run-action.json\n    task: x\n")
+    typo = cli("test", "typo.faas.yaml", cwd=tmp_path)
+    assert typo.code == 2 and "typo.faas.yaml:4" in typo.stderr

@@ -58,6 +58,7 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)  # run options: limits, runtime, output_json...
     expect: Expect = Expect()
     skip: str | None = None
+    chain: Any = None  # a ChainCase (faasctl.chain.testcase) for ``chain:`` cases
 
     @property
     def id(self) -> str:
@@ -142,6 +143,10 @@ class _Validator:
                 raise self.fail(mapping.line_of(key), f"{what}: {unknown_key_message(key, known)}")
 
     def case(self, raw: MarkedDict, defaults: MarkedDict, index: int) -> Case:
+        if "chain" in raw:
+            from faasctl.chain.testcase import chain_case
+
+            return chain_case(self, raw, index)
         self.keys(raw, CASE_KEYS, f"case {index + 1}")
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():

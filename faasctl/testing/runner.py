@@ -62,6 +62,10 @@ def run_case(engine: Engine, case: Case) -> CaseOutcome:
     """Run one case and judge it. Never raises for a case's own problems."""
     from faasctl.inputs import FunctionInput
 
+    if case.chain is not None:
+        from faasctl.chain.testcase import run_chain_case
+
+        return run_chain_case(engine, case)
     if case.skip:
         return CaseOutcome(case, "skipped", [Failure(case.skip)])
     started = time.perf_counter()
