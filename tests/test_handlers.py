@@ -170,14 +170,17 @@ def test_kv_plugin_from_js_and_python_share_a_function_namespace(hengine):
 def test_replies_too_large_or_too_deep_are_refused_before_the_guest(hengine, name):
     if name.endswith(".js"):
         source = ("const out = [];\nfor (const [a, p] of [['bytes', 20000000], ['deep', 5000], ['bytes', 10]]) {\n"
-                  "  try { out.push(call('big', a, p)); } catch (e) { out.push(e.message); }\n}\nreturn out;")
+                  "  try { out.push(call('big', a, p)); } catch (e) { out.push(e.message); }\n}\n"
+                  "out.push(call('big', 'bytes', 1000000).length, call('echo', 'echo', 'é😀'));\nreturn out;")
     else:
         source = ("out = []\nfor a, p in [('bytes', 20000000), ('deep', 5000), ('bytes', 10)]:\n"
                   "    try:\n        out.append(call('big', a, p))\n    except Exception as e:\n"
-                  "        out.append(str(e))\nreturn out\n")
+                  "        out.append(str(e))\n"
+                  "out += [len(call('big', 'bytes', 1000000)), call('echo', 'echo', 'é😀')]\nreturn out\n")
     result = run(hengine, source, name, memory="64MiB")
     assert result.ok, result.error
-    size, deep, small = result.result
+    size, deep, small, large, text = result.result
+    assert (large, text) == (1000000, "é😀")
     assert "reply of 20.0 MB is too large for the guest's memory limit of 64MiB" in size
     assert "nested more than 200 levels deep" in deep
     assert small == "x" * 10

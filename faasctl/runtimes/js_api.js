@@ -10,7 +10,7 @@ import * as __std from "qjs:std";
 import * as __os from "qjs:os";
 const [__source, __input, __filename, __span, __contextJson] = scriptArgs;
 const [__spanStart, __spanCount] = __span.split(":").map(Number);
-const __out = __std.out, __err = __std.err, __eval = __std.evalScript, __fdopen = __std.fdopen;
+const __out = __std.out, __err = __std.err, __eval = __std.evalScript, __fdopen = __std.fdopen, __osRead = __os.read;
 const __ctx = JSON.parse(__contextJson || "{}");
 const __setTimeout = __os.setTimeout, __clearTimeout = __os.clearTimeout;
 for (const name of ["std", "os", "bjson", "scriptArgs"]) delete globalThis[name];
@@ -64,9 +64,18 @@ const __fail = (e) => {
 };
 
 
-// Host calls: call(plugin, action, payload). One request line on the host-call fd, answered by one
-// reply read to its end: "0" + JSON (the plugin's result) or "1" + message (a catchable Error).
-let __hcOut = null, __hcIn = null;
+// Host calls: call(plugin, action, payload). The request is one JSON line written to the host-call fd;
+// the reply, read back from it, is "0" (ok) or "1" (error), the body's length, "\n", then the body:
+// ASCII JSON (the result, or the error message as a JSON string), so no UTF-8 decoder is needed.
+let __hcOut = null;
+const __hcChunk = new Uint8Array(65536);
+const __ascii = (bytes, start, end) => {
+  let text = "";
+  for (let i = start; i < end; i += 8192) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(i + 8192, end)));
+  }
+  return text;
+};
 const __call = (plugin, action, payload) => {
   if (typeof plugin !== "string" || typeof action !== "string") {
     throw new TypeError("call(plugin, action, payload): plugin and action must be strings");
@@ -74,15 +83,27 @@ const __call = (plugin, action, payload) => {
   const request = JSON.stringify([plugin, action, payload === undefined ? null : payload]);
   if (__hcOut === null) {
     __hcOut = __fdopen(__ctx.hostcall_fd, "w");
-    __hcIn = __fdopen(__ctx.hostcall_fd, "r");
-    if (!__hcOut || !__hcIn) throw new Error("call: host calls are not available in this run");
+    if (!__hcOut) throw new Error("call: host calls are not available in this run");
   }
   __hcOut.puts(request + "\n");
   __hcOut.flush();
-  __hcIn.clearerr();
-  const reply = __hcIn.readAsString();
-  if (reply[0] === "0") return JSON.parse(reply.slice(1));
-  throw new Error(reply.slice(1) || "call: no reply from the host");
+  const got = __osRead(__ctx.hostcall_fd, __hcChunk.buffer, 0, __hcChunk.length);
+  const newline = got > 0 ? __hcChunk.subarray(0, Math.min(got, 24)).indexOf(10) : -1;
+  if (newline < 1) throw new Error("call: no reply from the host");
+  const length = Number(__ascii(__hcChunk, 1, newline));
+  let body;
+  if (newline + 1 + length <= got) {
+    body = __ascii(__hcChunk, newline + 1, newline + 1 + length);
+  } else {
+    const rest = new Uint8Array(newline + 1 + length - got);
+    if (__osRead(__ctx.hostcall_fd, rest.buffer, 0, rest.length) !== rest.length) {
+      throw new Error("call: reply cut short");
+    }
+    body = __ascii(__hcChunk, newline + 1, got) + __ascii(rest, 0, rest.length);
+  }
+  const value = JSON.parse(body);
+  if (__hcChunk[0] === 48) return value;  // "0"
+  throw new Error(String(value));
 };
 
 // require: built-in modules only; aws-sdk is served by host calls (lambda, s3).

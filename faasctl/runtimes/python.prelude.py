@@ -185,7 +185,8 @@ def __faasctl_lambda_context(ctx):
 def __faasctl_host_calls(fd, to_json, scan):
     """`call(plugin, action, payload)`, as Lua has it: the plugin's reply, or an error the guest can
     catch. Self-contained so another runtime can reuse it: only `exchange` knows the transport (here
-    the host-call fd: the request line is written to it, the reply read back with pread to its end)."""
+    the host-call fd: the request line is written to it, the reply read back with pread; see
+    faasctl/wasm/hostcall.py for the framing)."""
     import posix
 
     class HostCallError(Exception):
@@ -195,24 +196,29 @@ def __faasctl_host_calls(fd, to_json, scan):
         view = memoryview(request)
         while view:
             view = view[posix.write(fd, view):]
-        parts, offset = [], 0
-        while True:
-            chunk = posix.pread(fd, 1 << 16 if not parts else 1 << 20, offset)
+        first = posix.pread(fd, 1 << 16, 0)
+        newline = first.find(b"\n", 0, 24)
+        if newline < 1:
+            raise HostCallError("call: no reply from the host")
+        end = newline + 1 + int(first[1:newline])
+        reply = first
+        while len(reply) < end:
+            chunk = posix.pread(fd, end - len(reply), len(reply))
             if not chunk:
-                return b"".join(parts)
-            parts.append(chunk)
-            offset += len(chunk)
+                raise HostCallError("call: reply cut short")
+            reply += chunk
+        return reply[:1], reply[newline + 1 : end].decode("ascii")
 
     def call(plugin, action, payload=None):
         if not isinstance(plugin, str) or not isinstance(action, str):
             raise TypeError("call(plugin, action, payload): plugin and action must be strings")
         if fd is None:
             raise HostCallError("call: host calls are not available in this run")
-        reply = exchange((to_json([plugin, action, payload]) + "\n").encode("utf-8", "surrogatepass"))
-        text = reply[1:].decode("utf-8", "replace")
-        if reply[:1] != b"0":
-            raise HostCallError(text or "call: no reply from the host")
-        return scan(text, 0)[0]
+        status, body = exchange((to_json([plugin, action, payload]) + "\n").encode("utf-8", "surrogatepass"))
+        value = scan(body, 0)[0]
+        if status != b"0":
+            raise HostCallError(value)
+        return value
 
     HostCallError.__module__ = "builtins"
     HostCallError.__qualname__ = HostCallError.__name__ = "CallError"

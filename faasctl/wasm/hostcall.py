@@ -10,10 +10,13 @@ The protocol, one call at a time::
 
     guest: fd_write(FD, '["plugin", "action", payload]\\n')   -- one JSON line, any number of writes
     host:  runs the plugin while the guest waits in that fd_write
-    guest: fd_read(FD, ...) until it returns 0             -- QuickJS (readAsString on an fdopen'd FILE)
-           fd_pread(FD, ..., offset) until it returns 0     -- CPython, whose fd_read stays wasmtime's
+    guest: fd_read(FD, ...)                                -- QuickJS (os.read into an ArrayBuffer)
+           fd_pread(FD, ..., offset)                        -- CPython, whose fd_read stays wasmtime's
                                                               because its stdlib is a mapped directory
-    reply: b"0" + JSON text (the plugin's result) or b"1" + message (a catchable error in the guest)
+    reply: b"0" or b"1" (ok / error), the body's length in decimal, b"\n", then the body: JSON text in
+           ASCII, the plugin's result or the error message as a JSON string (a catchable error in the guest).
+           A guest reads a first chunk (64 KiB) and, for a longer reply, the rest at once: two host calls
+           per call() in the usual case (one write, one read).
 
 Replies are checked before they reach the guest: larger than a quarter of the memory the guest has
 left under its limit, or nested deeper than ``MAX_DEPTH``, is an error reply (a guest parser would
@@ -107,12 +110,7 @@ class HostCallChannel:
                 self._answer(STATUS_ERROR, f"call({plugin!r}, {action!r}): the reply is nested more than "
                                            f"{MAX_DEPTH} levels deep")
                 return
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-            if not text.isascii():
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:  # a lone surrogate in a string: escaped, as JSON allows
-                    text = json.dumps(value, allow_nan=False)
+            text = json.dumps(value, allow_nan=False)  # ASCII: the guest decodes it without a UTF-8 decoder
         except PluginFailure as exc:
             self._answer(STATUS_ERROR, str(exc))
             return
@@ -132,7 +130,7 @@ class HostCallChannel:
         self._answer(STATUS_OK, text)
 
     def _too_big(self, text: str, memory_in_use: int) -> str | None:
-        size = len(text.encode("utf-8"))
+        size = len(text)
         room = max(self.memory_limit - memory_in_use, 0) // 4
         if size > room:
             return (f"the reply of {size / 1e6:.1f} MB is too large for the guest's memory limit of "
@@ -140,7 +138,10 @@ class HostCallChannel:
         return None
 
     def _answer(self, status: bytes, text: str) -> None:
-        self.reply = status + text.encode("utf-8", "replace")
+        """The reply: status, the body's length and a newline, then the body, JSON in ASCII (an error
+        message is a JSON string), so one read of a small buffer takes a whole small reply."""
+        body = (text if status == STATUS_OK else json.dumps(text)).encode("ascii")
+        self.reply = status + str(len(body)).encode("ascii") + b"\n" + body
         self.position = 0
 
 
