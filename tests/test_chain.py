@@ -301,3 +301,29 @@ def test_chain_cases_in_faasctl_test_pass_fail_and_refuse_bad_files(cli, tmp_pat
     (tmp_path / "typo.faas.yaml").write_text("cases:\n  - name: typo\n    chain: run-action.json\n    task: x\n")
     typo = cli("test", "typo.faas.yaml", cwd=tmp_path)
     assert typo.code == 2 and "typo.faas.yaml:4" in typo.stderr
+
+
+def test_python_and_lua_tasks_reach_the_chain_plugins_through_call(cengine, tmp_path):
+    (tmp_path / "py_task.py").write_text(
+        "import json\n"
+        "def lambda_handler(event, context):\n"
+        "    call('s3', 'put', {'Bucket': event['bucket'], 'Key': 'from/py.json', 'Body': json.dumps(event['conf'])})\n"
+        "    reply = call('lambda', 'invoke', {'FunctionName': 'xina-queue',\n"
+        "                 'Payload': json.dumps({'action': {'action': 'run', 'tasks': [{'name': 'lua_task',\n"
+        "                                        'parent': event['task_id']}]}, 'task_id': event['task_id']})})\n"
+        "    return json.loads(reply['Payload'])['queue_id'][:8]\n")
+    (tmp_path / "lua_task.lua").write_text(
+        "function main(event)\n"
+        "  local body = call('s3', 'get', {Key = 'from/py.json'}).Body\n"
+        "  call('lambda', 'invoke', {FunctionName = 'xina-queue', Payload = json.encode({action = {action = 'post'},\n"
+        "       task_id = event.task_id})})\n"
+        "  return body\nend\n")
+    (tmp_path / "tasks.yaml").write_text("py_task: py_task.py\nlua_task: lua_task.lua\n")
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    runner = ChainRunner(cengine, load_task_map(tmp_path / "tasks.yaml"), ObjectStore(objects), {"post": "ok"},
+                         ChainOptions(limits={"timeout": "20s"}))
+    state = runner.run({"action": "run", "tasks": [{"name": "py_task", "conf": {"n": 1}}]})
+    assert statuses(state) == {"py_task#1": "FINISHED", "lua_task#2": "FINISHED"}, state.tasks
+    assert state.tasks[2].result == {"n": 1} and state.tasks[2].parent == 1
+    assert actions(state) == [("run", "DONE"), ("post", "DONE")]

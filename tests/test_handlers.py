@@ -209,3 +209,13 @@ def test_cli_handler_option_exit_codes(cli, tmp_path):
     (tmp_path / "f.lua").write_text("return 1")
     lua = cli("run", "f.lua", "--handler", "main", cwd=tmp_path)
     assert lua.code == 2 and "does not take --handler" in lua.stderr
+
+
+def test_a_request_without_end_is_capped_at_the_memory_limit(hengine):
+    # A guest that streams bytes to the host-call fd and never ends the line gets an error reply once
+    # the request passes its memory limit: the host keeps no more than that.
+    source = ("import os\nchunk = b'x' * (1 << 20)\nfor _ in range(40):\n    os.write(0, chunk)\n"
+              "os.write(0, b'\\n')\nreply = os.pread(0, 200, 0)\nreturn reply.decode()\n")
+    result = run(hengine, source, "stream.py", memory="32MiB")
+    assert result.ok, result.error
+    assert "the request is larger than the memory limit of 32MiB" in result.result

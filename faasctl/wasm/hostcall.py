@@ -63,21 +63,33 @@ class HostCallChannel:
         self.position = 0
         self.calls = 0
         self.timed_out = False
+        self.discarding = False
 
     def write(self, data: bytes, memory_in_use: int) -> None:
-        """Bytes of a request; a complete line is served at once (the guest waits in its write)."""
-        self.request.extend(data)
-        if len(self.request) > self.memory_limit:
-            self.request.clear()
-            self._answer(STATUS_ERROR, f"call: the request is larger than the memory limit of "
-                                       f"{format_size(self.memory_limit)}")
+        """Bytes of a request; a complete line is served at once (the guest waits in its write). A
+        request past the memory limit is answered with an error and the rest of its line dropped."""
+        newline = data.find(b"\n")
+        if self.discarding:
+            if newline < 0:
+                return
+            self.discarding = False
+            data = data[newline + 1 :]
+            newline = data.find(b"\n")
+        if newline < 0:
+            self.request.extend(data)
+            if len(self.request) > self.memory_limit:
+                self.request.clear()
+                self.discarding = True
+                self._answer(STATUS_ERROR, f"call: the request is larger than the memory limit of "
+                                           f"{format_size(self.memory_limit)}")
             return
-        end = self.request.find(b"\n")
-        if end < 0:
-            return
-        line = bytes(self.request[:end])
-        del self.request[: end + 1]
+        self.request.extend(data[:newline])
+        line = bytes(self.request)
+        self.request.clear()
         self._serve(line, memory_in_use)
+        rest = data[newline + 1 :]
+        if rest:
+            self.write(rest, memory_in_use)
 
     def read(self, size: int, offset: int | None = None) -> bytes:
         """Up to ``size`` bytes of the reply: from the read position, or from ``offset`` (pread).
