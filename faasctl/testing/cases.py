@@ -18,7 +18,8 @@ from faasctl.testing.yamlmarks import MarkedDict, MarkedList, read_marked, unkno
 
 SUFFIX = ".faas.yaml"
 LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
-OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", "invoke", "args", "abi", "wasi_args", "dirs", "env", "kv")
+OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", "invoke", "args", "abi", "wasi_args", "dirs", "env", "kv",
+               "handler")
 INPUT_KEYS = ("input", "input_file", "params", "text")
 EXPECT_KEYS = ("result", "result_subset", "result_regex", "result_path", "error", "error_contains",
                "logs_contain", "stats")

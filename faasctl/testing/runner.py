@@ -51,6 +51,7 @@ def run_options(case: Case) -> tuple[dict[str, Any], Any]:
         dirs=tuple(opts.get("dirs", ())),
         env=tuple(opts.get("env", ())),
         kv_path=opts.get("kv"),
+        handler=opts.get("handler"),
     )
     limits = {key: opts.get(key) for key in LIMIT_KEYS}
     if limits.get("fuel") is None and any(bound.stat == "fuel_used" for bound in case.expect.stats):
