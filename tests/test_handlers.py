@@ -219,3 +219,9 @@ def test_a_request_without_end_is_capped_at_the_memory_limit(hengine):
     result = run(hengine, source, "stream.py", memory="32MiB")
     assert result.ok, result.error
     assert "the request is larger than the memory limit of 32MiB" in result.result
+
+
+def test_js_scripts_may_still_declare_module_exports_and_require(hengine):
+    # module/exports/require are globals, not parameters: a script's own declarations do not clash.
+    source = "const module = 5; let exports = 2; function require() { return 1; } return module + exports + require()"
+    assert run(hengine, source, "own.js").result == 8

@@ -1,13 +1,14 @@
-// Script mode: the user's script is the body of an async function of ($, log, console, print, exports,
-// module, require). A script that returns nothing but sets exports.handler (or --handler names an export)
-// is a Lambda handler: handler(event, context) is called and its awaited value is the result.
+// Script mode: the user's script is the body of an async function of ($, log, console, print).
+// `module`, `exports` and `require` are globals (not parameters, so a script's own `const module` still
+// works). A script that returns nothing but sets exports.handler (or --handler names an export) is a
+// Lambda handler: handler(event, context) is called and its awaited value is the result.
 try {
   const $ = JSON.parse(__input);
-  const module = { exports: {} };
-  const fn = __eval("(async function ($, log, console, print, exports, module, require) {" + __source + "\n})",
-                    { filename: __filename });
-  let value = await fn($, __log, __console, __print, module.exports, module, __require);
-  const exported = module.exports;
+  const __module = { exports: {} };
+  Object.assign(globalThis, { module: __module, exports: __module.exports });
+  const fn = __eval("(async function ($, log, console, print) {" + __source + "\n})", { filename: __filename });
+  let value = await fn($, __log, __console, __print);
+  const exported = __module.exports;
   if (__ctx.handler) {
     value = await __invoke(__named(exported, __ctx.handler), $);
   } else if (value === undefined && exported !== null && typeof exported === "object" &&
