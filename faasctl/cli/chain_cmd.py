@@ -15,8 +15,8 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    flow = sub.add_parser("flow", help="chained functions: XINA lambda-task chains",
-                          description="Chained functions.")
+    flow = sub.add_parser("flow", help="chained functions: XINA lambda-task chains", epilog=EXAMPLES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter, description="Chained functions.")
     flow_sub = flow.add_subparsers(dest="flow_command", metavar="COMMAND", parser_class=type(flow))
     flow_sub.required = True
     add_chain_parser(flow_sub)
