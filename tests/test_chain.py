@@ -327,3 +327,14 @@ def test_python_and_lua_tasks_reach_the_chain_plugins_through_call(cengine, tmp_
     assert statuses(state) == {"py_task#1": "FINISHED", "lua_task#2": "FINISHED"}, state.tasks
     assert state.tasks[2].result == {"n": 1} and state.tasks[2].parent == 1
     assert actions(state) == [("run", "DONE"), ("post", "DONE")]
+
+
+def test_a_task_failed_by_a_limit_gives_the_chain_that_exit_code(cengine, tmp_path):
+    (tmp_path / "spin.js").write_text("exports.handler = async () => { for (;;) {} };")
+    (tmp_path / "tasks.yaml").write_text("spin: {file: spin.js, timeout: 300ms}\n")
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    runner = ChainRunner(cengine, load_task_map(tmp_path / "tasks.yaml"), ObjectStore(objects), {})
+    state = runner.run(run_action("spin"))
+    assert state.tasks[1].status == "FAILED" and state.tasks[1].error["type"] == "Timeout"
+    assert state.exit_code() == 3

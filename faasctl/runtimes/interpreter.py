@@ -9,6 +9,8 @@ raw log lines (messages from the interpreter itself).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import secrets
 import string
@@ -190,17 +192,23 @@ def _context_json(invocation: Invocation, hostcall_fd: int) -> str:
     """``{context}``: what the prelude needs beyond the script and input (Lambda's context fields, the
     handler named by --handler, the host-call fd). The deadline is wall-clock epoch ms, the clock both
     the guest's ``Date.now()`` and ``time.time()`` read."""
-    import uuid
-
     limits = invocation.limits
     return json.dumps({
         "function_name": function_name(invocation.artifact),
-        "aws_request_id": str(uuid.uuid4()),
+        "aws_request_id": _uuid4(),
         "memory_limit_in_mb": limits.memory // (1024 * 1024),
         "deadline_ms": int(time.time() * 1000 + limits.timeout * 1000),
         "handler": invocation.options.handler,
         "hostcall_fd": hostcall_fd,
     })
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID, without importing ``uuid`` on the run path."""
+    raw = bytearray(os.urandom(16))
+    raw[6], raw[8] = raw[6] & 0x0F | 0x40, raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 _CMDLINE = re.compile(r"<cmdline>:(\d+)")
