@@ -33,7 +33,8 @@ def cengine(faasctl_home):
     return make_engine(faasctl_home)
 
 
-def chain(cengine, tmp_path: Path, functions: dict[str, str], action, results=None, **options) -> ChainState:
+def chain(cengine, tmp_path: Path, functions: dict[str, str], action, results=None, limits_timeout="10s",
+          **options) -> ChainState:
     """Write ``functions`` (task name -> JS handler body) and run ``action`` through them."""
     mapping = {}
     for name, body in functions.items():
@@ -43,7 +44,7 @@ def chain(cengine, tmp_path: Path, functions: dict[str, str], action, results=No
     objects = tmp_path / "objects"
     objects.mkdir(exist_ok=True)
     runner = ChainRunner(cengine, load_task_map(tmp_path / "tasks.yaml"), ObjectStore(objects), results or {},
-                         ChainOptions(limits={"timeout": "10s"}, **options))
+                         ChainOptions(limits={"timeout": limits_timeout}, **options))
     return runner.run(action)
 
 
@@ -337,4 +338,20 @@ def test_a_task_failed_by_a_limit_gives_the_chain_that_exit_code(cengine, tmp_pa
     runner = ChainRunner(cengine, load_task_map(tmp_path / "tasks.yaml"), ObjectStore(objects), {})
     state = runner.run(run_action("spin"))
     assert state.tasks[1].status == "FAILED" and state.tasks[1].error["type"] == "Timeout"
+    assert state.exit_code() == 3
+
+
+def test_a_nested_task_timeout_gives_its_exit_code_to_the_chain_and_bad_task_ids_are_refused(cengine, tmp_path):
+    functions = {
+        "root": """exports.handler = async (event) => {
+            let refused;
+            try { await queue({task_id: true}, {action: 'post'}); } catch (e) { refused = e.message; }
+            await queue(event, {action: 'run', tasks: [{name: 'spin', parent: event.task_id}]});
+            return refused;
+        };""",
+        "spin": "exports.handler = async () => { for (;;) {} };",
+    }
+    state = chain(cengine, tmp_path, functions, run_action("root", opened=True), limits_timeout="500ms")
+    assert state.tasks[1].result == "xina-queue: task_id true is not a task of this chain"
+    assert statuses(state) == {"root#1": "FAILED", "spin#2": "FAILED"}
     assert state.exit_code() == 3

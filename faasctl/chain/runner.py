@@ -195,9 +195,11 @@ class ChainRunner:
         Raises ``PluginError`` for a request it refuses (also logged as a failed action)."""
         if not isinstance(request, dict):
             raise PluginError("xina-queue: the payload must be an object {action, task_id, ...}")
-        task_id = request.get("task_id", self.current_task)
-        if task_id is not None and task_id not in self.state.tasks:
-            raise PluginError(f"xina-queue: task_id {task_id!r} is not a task of this chain")
+        task_id = request.get("task_id")
+        if task_id is None:
+            task_id = self.current_task
+        elif isinstance(task_id, bool) or not isinstance(task_id, int) or task_id not in self.state.tasks:
+            raise PluginError(f"xina-queue: task_id {json.dumps(task_id)} is not a task of this chain")
         ignore = request.get("ignore", False) is True
         action = request.get("action")
         if action is None and isinstance(request.get("source"), str):

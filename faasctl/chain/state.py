@@ -97,7 +97,7 @@ class ChainState:
             return
         task.status = (OPEN if task.open else FINISHED) if ok else FAILED
         if not ok:
-            self.fail(task.id, None)
+            self.fail(task.id, None, task.exit_code or 1)
 
     def fail(self, task_id: int | None, reason: str | None, exit_code: int = 1) -> None:
         """Fail ``task_id`` (with ``reason`` when given) and its ancestors; skip the rest of its chain."""
