@@ -53,7 +53,8 @@ def __faasctl_main():
         write_log(text[:-1] if text.endswith("\n") else text)
 
     def record(message, detail=None, kind="FunctionError"):
-        write_log(message if not detail else detail.rstrip("\n"))
+        if kind == "FunctionError":  # the function's own failure goes to its logs too; a usage error does not
+            write_log(message if not detail else detail.rstrip("\n"))
         err.write(to_json({"faasctl": "error", "type": kind, "message": message, "detail": detail}) + "\n")
 
     scan = _json.make_scanner(Context())
