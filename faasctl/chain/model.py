@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 from faasctl.errors import InputError, UsageError
 
 XINA_QUEUE = "xina-queue"
+MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request and response (an action is one)
+MAX_FILE = 16 * 1024 * 1024  # the tasks map and the action results
 TASK_KEYS = {"name", "conf", "open", "parent", "desc", "auto", "archive", "thread", "ref_id", "priority", "timeout"}
 FUNCTION_KEYS = {"file", "handler", "timeout", "memory", "fuel"}
 
@@ -50,12 +52,7 @@ class TaskMap(NamedTuple):
 def load_task_map(path: str | Path) -> TaskMap:
     """Read ``TASKS.yaml``; every error is a usage error naming the file and the key."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"no such tasks file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read tasks file {path}: {exc}") from None
+    text = _read(source, "tasks", MAX_FILE).decode("utf-8", "replace")
     import yaml
 
     try:
@@ -96,15 +93,24 @@ def _function_ref(name: str, entry: Any, source: Path) -> FunctionRef:
     return FunctionRef(name, path, handler, limits)
 
 
-def read_json_file(path: str | Path, what: str) -> Any:
-    from faasctl.inputs import parse_json_input
+def _read(path: str | Path, what: str, cap: int) -> bytes:
+    """A file the user names, at most ``cap`` bytes (device files and FIFOs have no size to check)."""
+    from faasctl.files import TooLarge, read_capped
 
     try:
-        data = Path(path).read_bytes()
+        return read_capped(path, cap)
+    except TooLarge:
+        raise UsageError(f"{what} file {path} is larger than {cap // (1024 * 1024)}MiB") from None
     except FileNotFoundError:
         raise UsageError(f"no such {what} file: {path}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+
+
+def read_json_file(path: str | Path, what: str) -> Any:
+    from faasctl.inputs import parse_json_input
+
+    data = _read(path, what, MAX_PAYLOAD if what == "action" else MAX_FILE)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

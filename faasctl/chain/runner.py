@@ -16,7 +16,15 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from faasctl.chain.model import XINA_QUEUE, FunctionRef, TaskMap, action_problem, parse_run, read_json_file
+from faasctl.chain.model import (
+    MAX_PAYLOAD,
+    XINA_QUEUE,
+    FunctionRef,
+    TaskMap,
+    action_problem,
+    parse_run,
+    read_json_file,
+)
 from faasctl.chain.objects import ObjectError, ObjectStore
 from faasctl.chain.state import DONE, FAILED, CapReached, ChainState, Task
 from faasctl.errors import FaasError, UsageError, exit_code_for
@@ -24,7 +32,6 @@ from faasctl.inputs import FunctionInput
 from faasctl.plugins.registry import PluginError
 from faasctl.runtimes.base import Artifact, RunOptions
 
-MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request and response
 MAX_OBJECT = 64 * 1024 * 1024
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
