@@ -1,84 +1,114 @@
 """``faasctl flow chain ACTION``: XINA-style lambda tasks on a local queue (spec section 10).
 
-``add_chain_parser(flow_subparsers)`` adds ``chain`` under the ``flow`` verb; ``add_parser`` registers a
-``flow`` verb holding only ``chain``, for as long as no other module provides ``flow``.
+``add_chain(flow_app)`` declares ``chain`` on the typer app of the ``flow`` verb; ``app`` holds a ``flow``
+verb with only ``chain``, for as long as no other module provides ``flow`` (``flow run``).
 """
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from faasctl.cli.options import (
+    HELP_OPTIONS,
+    Command,
+    Config,
+    Fuel,
+    Group,
+    MaxOutput,
+    Memory,
+    Timeout,
+    choice,
+    complete_path,
+    namespace,
+    verb_app,
+    whole_number,
+)
+from faasctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   faasctl flow chain examples/xina/run-action.json --tasks examples/xina/tasks.yaml \\
       --objects /tmp/objects --action-results examples/xina/action-results.json
   faasctl flow chain run-action.json --format json | jq '.tasks[] | {name, status}'"""
 
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    flow = sub.add_parser("flow", help="chained functions: XINA lambda-task chains", epilog=EXAMPLES,
-                          formatter_class=argparse.RawDescriptionHelpFormatter, description="Chained functions.")
-    flow_sub = flow.add_subparsers(dest="flow_command", metavar="COMMAND", parser_class=type(flow))
-    flow_sub.required = True
-    add_chain_parser(flow_sub)
+Path = Annotated[str | None, typer.Option(metavar="FILE", autocompletion=complete_path)]
 
 
-def add_chain_parser(flow_sub: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_limit_options
-
-    parser = flow_sub.add_parser(
-        "chain", help="run XINA-style lambda tasks on a local queue", epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the lambda tasks a XINA 'run' action starts, and the actions they queue through "
-                    "the xina-queue function, on a local FIFO queue; print the task tree and the action log.")
-    parser.add_argument("action", metavar="ACTION", help="JSON file holding a XINA run action")
-    parser.add_argument("--tasks", metavar="TASKS.yaml", help="task names to function files "
-                                                             "(default: tasks.yaml beside ACTION)")
-    parser.add_argument("--objects", metavar="DIR", help="object directory of the s3 plugin (default: a temporary one)")
-    parser.add_argument("--action-results", metavar="FILE", help="JSON object: action name -> its result")
-    parser.add_argument("--format", "-f", choices=["result", "json"], default="result",
-                        help="the task tree and action log as text, or one JSON object")
-    parser.add_argument("--max-actions", metavar="N", type=_positive, default=1000,
-                        help="stop a chain that queues more actions than this (default 1000)")
-    parser.add_argument("--max-depth", metavar="N", type=_positive, default=16,
-                        help="deepest nesting of RequestResponse invocations (default 16)")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    add_limit_options(parser)
-    parser.set_defaults(handler=handle)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1000000, got {text}")
-    return value
+def chain(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(metavar="ACTION", autocompletion=complete_path, show_default=False,
+                                          help="JSON file holding a XINA run action")],
+    tasks: Annotated[str | None, typer.Option("--tasks", metavar="TASKS.yaml", autocompletion=complete_path,
+                                              help="task names to function files (default: tasks.yaml beside "
+                                                   "ACTION)")] = None,
+    objects: Annotated[str | None, typer.Option("--objects", metavar="DIR", autocompletion=complete_path,
+                                                help="object directory of the s3 plugin (default: a temporary "
+                                                     "one)")] = None,
+    action_results: Annotated[str | None, typer.Option("--action-results", metavar="FILE",
+                                                       autocompletion=complete_path,
+                                                       help="JSON object: action name -> its result")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", click_type=choice("result", "json"),
+                                        help="the task tree and action log as text, or one JSON object")] = "result",
+    max_actions: Annotated[int, typer.Option("--max-actions", metavar="N", parser=whole_number("--max-actions", 1),
+                                             help="stop a chain that queues more actions than this")] = 1000,
+    max_depth: Annotated[int, typer.Option("--max-depth", metavar="N", parser=whole_number("--max-depth", 1),
+                                           help="deepest nesting of RequestResponse invocations")] = 16,
+    config: Config = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    fuel: Fuel = None,
+    max_output: MaxOutput = None,
+) -> int:
+    return handle(namespace(locals()), ctx.obj)
 
 
-def handle(args: argparse.Namespace) -> int:
+def add_chain(flow_app: typer.Typer) -> None:
+    """Declare ``chain`` on the ``flow`` verb's app."""
+    flow_app.command("chain", cls=Command, epilog=EXAMPLES, short_help="run XINA-style lambda tasks on a local queue",
+                     help="Run the lambda tasks a XINA 'run' action starts, and the actions they queue through the "
+                          "xina-queue function, on a local FIFO queue; print the task tree and the action log.")(chain)
+
+
+app = verb_app()
+flow_app = typer.Typer(cls=Group, help="Chained functions.", short_help="chained functions", epilog=EXAMPLES,
+                       rich_markup_mode="rich", invoke_without_command=True, context_settings=HELP_OPTIONS)
+app.add_typer(flow_app, name="flow")
+add_chain(flow_app)
+
+
+@flow_app.callback()
+def flow(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        raise UsageError("flow needs an action", hint="faasctl flow chain ACTION --tasks TASKS.yaml")
+
+
+def handle(args: Any, env: Environment) -> int:
     from faasctl.cli.common import build_engine, limit_overrides
 
-    engine = build_engine(args)
+    if args.max_actions > 1_000_000 or args.max_depth > 1000:
+        raise UsageError("--max-actions is at most 1000000 and --max-depth at most 1000")
+    engine = build_engine(args, env)
     limits = {key: value for key, value in limit_overrides(args).items() if value is not None}
     return run(engine, args.action, tasks=args.tasks, objects=args.objects, action_results=args.action_results,
-               fmt=args.format, limits=limits, max_actions=args.max_actions, max_depth=args.max_depth)
+               fmt=args.format, limits=limits, max_actions=args.max_actions, max_depth=args.max_depth, env=env)
 
 
-def run(engine, action: str, *, tasks: str | None, objects: str | None, action_results: str | None,  # noqa: ANN001
-        fmt: str, limits: dict, max_actions: int, max_depth: int) -> int:
+def run(engine: Any, action: str, *, tasks: str | None, objects: str | None, action_results: str | None,
+        fmt: str, limits: dict[str, Any], max_actions: int, max_depth: int, env: Environment | None = None) -> int:
     """Run the chain and print it; the exit code is 0 only when every task FINISHED."""
-    import sys
-
     from faasctl.chain.report import chain_document, chain_text
     from faasctl.chain.runner import ChainOptions, run_chain_files
-    from faasctl.cli.common import write_json
+    from faasctl.cli.common import terminal, write_json
 
     options = ChainOptions(limits=limits, max_actions=max_actions, max_depth=max_depth)
     state = run_chain_files(engine, action, tasks_path=tasks, objects_dir=objects, results_path=action_results,
                             options=options)
     if fmt == "json":
-        write_json(chain_document(state))
+        write_json(chain_document(state), env)
     else:
-        sys.stdout.write(chain_text(state))
+        terminal(env).stdout.write(chain_text(state))
     return state.exit_code()
