@@ -18,7 +18,7 @@ XINA_QUEUE = "xina-queue"
 MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's limit on a synchronous request and response (an action is one)
 MAX_FILE = 16 * 1024 * 1024  # the tasks map and the action results
 TASK_KEYS = {"name", "conf", "open", "parent", "desc", "auto", "archive", "thread", "ref_id", "priority", "timeout"}
-FUNCTION_KEYS = {"file", "handler", "timeout", "memory", "fuel"}
+FUNCTION_KEYS = {"file", "handler", "runtime", "timeout", "memory", "fuel"}
 
 
 class FunctionRef(NamedTuple):
@@ -28,6 +28,7 @@ class FunctionRef(NamedTuple):
     path: Path
     handler: str | None = None
     limits: dict[str, Any] = {}
+    runtime: str | None = None
 
 
 class TaskSpec(NamedTuple):
@@ -89,8 +90,11 @@ def _function_ref(name: str, entry: Any, source: Path) -> FunctionRef:
     handler = entry.get("handler")
     if handler is not None and not isinstance(handler, str):
         raise UsageError(f"{where}.handler: expected a name")
+    runtime = entry.get("runtime")
+    if runtime is not None and not isinstance(runtime, str):
+        raise UsageError(f"{where}.runtime: expected a runtime name")
     limits = {key: entry[key] for key in ("timeout", "memory", "fuel") if key in entry}
-    return FunctionRef(name, path, handler, limits)
+    return FunctionRef(name, path, handler, limits, runtime)
 
 
 def _read(path: str | Path, what: str, cap: int) -> bytes:

@@ -110,7 +110,8 @@ class ChainRunner:
         self.stack.append(task_id)
         try:
             artifact = self._artifact(ref)
-            result = self.engine.run(artifact, FunctionInput.of(payload), limits={**self.options.limits, **ref.limits},
+            limits = {**self.options.limits, **ref.limits}
+            result = self.engine.run(artifact, FunctionInput.of(payload), runtime=ref.runtime, limits=limits,
                                      options=RunOptions(handler=ref.handler))
         except FaasError as exc:
             error = {"type": exc.type_name, "message": exc.one_line(), "detail": exc.detail}
