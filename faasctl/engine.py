@@ -208,7 +208,9 @@ class Engine:
         """Run the function a ``FunctionSpec`` describes, once (see ``run``)."""
         artifact = self.artifact_for(spec)
         return self.run(artifact, input, runtime=spec.runtime, limits=spec.limits,
-                        options=spec.options._replace(output_json=spec.output_json), cancel=cancel,
+                        options=spec.options._replace(output_json=spec.output_json,
+                                                     handler=spec.handler or spec.options.handler),
+                        cancel=cancel,
                         progress=progress)
 
     def run(
@@ -318,8 +320,9 @@ def _check_accepted(descriptor: RuntimeDescriptor, options: RunOptions) -> None:
     given = [name for name in OPTION_FLAGS if name != "kv_path" and getattr(options, name)]
     refused = [OPTION_FLAGS[name] for name in given if name not in descriptor.accepts]
     if refused:
-        raise UsageError(f"the {descriptor.name} runtime does not take {', '.join(refused)}",
-                         hint="those options are for WebAssembly modules")
+        hint = "--handler is for JavaScript and Python handlers" if refused == ["--handler"] else \
+            "those options are for WebAssembly modules"
+        raise UsageError(f"the {descriptor.name} runtime does not take {', '.join(refused)}", hint=hint)
 
 
 def make_compile_notice(write: Callable[[str], None]) -> CompileNotice:

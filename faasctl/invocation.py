@@ -45,6 +45,7 @@ class RunOptions(NamedTuple):
     dirs: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     kv_path: str | None = None
+    handler: str | None = None  # JS/Python: the Lambda handler to call (--handler)
 
 
 class Invocation(NamedTuple):

@@ -19,7 +19,8 @@ from faasctl.files import read_json, write_json_atomic
 REQUIRED = ("name", "adapter", "endings")
 # RunOptions fields a descriptor may accept, and the command-line spelling used in messages about them.
 OPTION_FLAGS = {"invoke": "--invoke", "args": "ARGS/--arg", "abi": "--abi", "wasi_args": "--wasi-args",
-                "dirs": "--dir", "env": "--env", "kv_path": "--kv"}
+                "dirs": "--dir", "env": "--env", "kv_path": "--kv",
+                "handler": "--handler"}
 # The shipped descriptors: the top-level runtimes/ folder, installed inside the package as faasctl/_runtimes
 # (see setup.py); a checkout or an editable install reads runtimes/ beside the package. Located by path
 # rather than through importlib.resources, whose readers import zipfile and cost ~6 ms.

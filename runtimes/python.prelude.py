@@ -12,11 +12,16 @@ class __FaasctlReturn(BaseException):
     """Raised in place of a top-level `return`; BaseException so `except Exception` cannot catch it."""
 
 
+class __FaasctlUsage(Exception):
+    """The caller's mistake, not the function's (a --handler name that is not there): exit 2."""
+
+
 def __faasctl_main():
     import posix
 
     posix.environ.pop(b"PYTHONPATH", None)  # the host's way to map the stdlib, not the function's environment
     filename, source, input_text = sys.argv[1], sys.argv[2], sys.argv[3]
+    context_text = sys.argv[4] if len(sys.argv) > 4 else "{}"
     err = sys.stderr
     encode_str = _json.encode_basestring
 
@@ -47,9 +52,10 @@ def __faasctl_main():
         text = ("" if sep is None else sep).join(map(str, args)) + ("\n" if end is None else end)
         write_log(text[:-1] if text.endswith("\n") else text)
 
-    def record(message, detail=None):
-        write_log(message if not detail else detail.rstrip("\n"))
-        err.write(to_json({"faasctl": "error", "type": "FunctionError", "message": message, "detail": detail}) + "\n")
+    def record(message, detail=None, kind="FunctionError"):
+        if kind == "FunctionError":  # the function's own failure goes to its logs too; a usage error does not
+            write_log(message if not detail else detail.rstrip("\n"))
+        err.write(to_json({"faasctl": "error", "type": kind, "message": message, "detail": detail}) + "\n")
 
     scan = _json.make_scanner(Context())
     text = input_text.strip(" \t\r\n")
@@ -57,15 +63,23 @@ def __faasctl_main():
     if end != len(text):
         raise ValueError("trailing data in input")
 
+    context, context_end = scan(context_text, 0)
+    call = __faasctl_host_calls(context.get("hostcall_fd"), to_json, scan)
     namespace = {"__name__": "__main__", "__file__": filename, "__builtins__": __builtins__,
-                 "inputData": value, "log": log, "__faasctl_return__": __FaasctlReturn}
+                 "inputData": value, "log": log, "call": call, "__faasctl_return__": __FaasctlReturn}
     try:
         code = __faasctl_compile(source, filename)
+        returned = False
         try:
             exec(code, namespace)
             result = None
-        except __FaasctlReturn as returned:
-            result = returned.args[0]
+        except __FaasctlReturn as top_level_return:
+            returned, result = True, top_level_return.args[0]
+        handler = __faasctl_handler(namespace, context.get("handler"), filename, returned)
+        if handler is not None:
+            result = handler(value, __faasctl_lambda_context(context))
+            if type(result).__name__ == "coroutine" and hasattr(result, "send"):  # async def handler
+                result = __faasctl_await(result)
         if result is not None:
             sys.stdout.write(result if isinstance(result, str) else to_json(result))
         sys.stdout.flush()
@@ -78,6 +92,8 @@ def __faasctl_main():
             log(str(code))
             code = 1
         record(f"exited with code {code}")
+    except __FaasctlUsage as exc:
+        record(str(exc), kind="UsageError")
     except MemoryError:
         record("MemoryError: out of memory")
     except BaseException as exc:  # everything the function did wrong becomes the failure record
@@ -97,6 +113,117 @@ def __faasctl_main():
             message = f"{type(exc).__name__}: {exc.msg} ({filename}, line {exc.lineno})"
         detail = "".join(traceback.format_exception(type(exc), exc, tb))
         record(message, detail)
+
+
+def __faasctl_handler(namespace, name, filename, returned):
+    """The Lambda handler to call: the one --handler names, else (for a script with no top-level
+    `return`) a top-level `handler` or `lambda_handler`; None for a plain script."""
+    if name:
+        if name not in namespace:
+            names = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("_")
+                           and k not in ("log", "call") and getattr(v, "__module__", None) == "__main__")
+            listed = ", ".join(names) if names else "none"
+            raise __FaasctlUsage(f"{filename} has no handler '{name}' (top-level functions: {listed})")
+        if not callable(namespace[name]):
+            raise __FaasctlUsage(f"{filename}: handler '{name}' is not a function "
+                                 f"(it is {type(namespace[name]).__name__})")
+        return namespace[name]
+    if returned:
+        return None
+    for candidate in ("handler", "lambda_handler"):
+        if callable(namespace.get(candidate)):
+            return namespace[candidate]
+    return None
+
+
+def __faasctl_await(coroutine):
+    """Run an async handler to its end. asyncio's own loop wants a socketpair (its self-pipe), which
+    WASI lacks, so the loop here has none: timers and awaits work, signals and threads do not."""
+    import asyncio
+
+    class Loop(asyncio.SelectorEventLoop):
+        def _make_self_pipe(self):
+            self._ssock = self._csock = None
+
+        def _close_self_pipe(self):
+            pass
+
+        def _write_to_self(self):
+            pass
+
+    loop = Loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(coroutine)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def __faasctl_lambda_context(ctx):
+    """The `context` argument of a handler, shaped as AWS Lambda's Python runtime gives it."""
+    import time
+
+    class LambdaContext:
+        function_name = ctx.get("function_name") or "function"
+        function_version = "$LATEST"
+        invoked_function_arn = "arn:aws:lambda:local:000000000000:function:" + function_name
+        memory_limit_in_mb = ctx.get("memory_limit_in_mb")
+        aws_request_id = ctx.get("aws_request_id")
+        log_group_name = "/aws/lambda/" + function_name
+        log_stream_name = "faasctl"
+        deadline_ms = ctx.get("deadline_ms") or 0
+
+        def get_remaining_time_in_millis(self):
+            return max(0, int(self.deadline_ms - time.time() * 1000))
+
+        def __repr__(self):
+            return f"<LambdaContext {self.function_name} {self.aws_request_id}>"
+
+    return LambdaContext()
+
+
+def __faasctl_host_calls(fd, to_json, scan):
+    """`call(plugin, action, payload)`, as Lua has it: the plugin's reply, or an error the guest can
+    catch. Self-contained so another runtime can reuse it: only `exchange` knows the transport (here
+    the host-call fd: the request line is written to it, the reply read back with pread; see
+    faasctl/wasm/hostcall.py for the framing)."""
+    import posix
+
+    class HostCallError(Exception):
+        pass
+
+    def exchange(request):
+        view = memoryview(request)
+        while view:
+            view = view[posix.write(fd, view):]
+        first = posix.pread(fd, 1 << 16, 0)
+        newline = first.find(b"\n", 0, 24)
+        if newline < 1:
+            raise HostCallError("call: no reply from the host")
+        end = newline + 1 + int(first[1:newline])
+        reply = first
+        while len(reply) < end:
+            chunk = posix.pread(fd, end - len(reply), len(reply))
+            if not chunk:
+                raise HostCallError("call: reply cut short")
+            reply += chunk
+        return reply[:1], reply[newline + 1 : end].decode("ascii")
+
+    def call(plugin, action, payload=None):
+        if not isinstance(plugin, str) or not isinstance(action, str):
+            raise TypeError("call(plugin, action, payload): plugin and action must be strings")
+        if fd is None:
+            raise HostCallError("call: host calls are not available in this run")
+        status, body = exchange((to_json([plugin, action, payload]) + "\n").encode("utf-8", "surrogatepass"))
+        value = scan(body, 0)[0]
+        if status != b"0":
+            raise HostCallError(value)
+        return value
+
+    HostCallError.__module__ = "builtins"
+    HostCallError.__qualname__ = HostCallError.__name__ = "CallError"
+    return call
 
 
 def __faasctl_compile(source, filename):

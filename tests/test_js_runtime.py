@@ -71,10 +71,10 @@ def test_mjs_default_export_gets_the_input(engine):
     assert result.logs == ["in module"]
 
 
-def test_mjs_without_default_export_fails_clearly(engine):
+def test_mjs_without_default_export_or_handler_is_a_usage_error(engine):
     result = run_source(engine, "export const x = 1;", "fn.mjs")
-    assert result.error.type == "FunctionError"
-    assert "no default export" in result.error.message
+    assert result.error.type == "UsageError"
+    assert "no default export" in result.error.message and "exports: x" in result.error.message
 
 
 def test_syntax_error_fails_with_message_in_logs_not_result(engine):

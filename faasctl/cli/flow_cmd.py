@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import click
 import typer
 
+from faasctl.cli.chain_cmd import add_chain
 from faasctl.cli.options import (
     HELP_OPTIONS,
     Command,
@@ -55,8 +56,10 @@ def _jobs(text: str) -> int:
 
 
 app = verb_app()
-flow_app = typer.Typer(cls=Group, help="Conductor workflows on the local engine, with no server.",
-                       short_help="run Conductor workflows offline", epilog=EXAMPLES, rich_markup_mode="rich",
+flow_app = typer.Typer(cls=Group, help="Chained functions on the local engine, with no server: Conductor workflows "
+                                           "(flow run) and XINA lambda-task chains (flow chain).",
+                       short_help="run Conductor workflows and XINA chains offline", epilog=EXAMPLES,
+                       rich_markup_mode="rich",
                        invoke_without_command=True, context_settings=HELP_OPTIONS)
 app.add_typer(flow_app, name="flow")
 
@@ -64,7 +67,7 @@ app.add_typer(flow_app, name="flow")
 @flow_app.callback()
 def flow(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is None:
-        raise UsageError("flow needs an action", hint="faasctl flow run FILE")
+        raise UsageError("flow needs an action", hint="faasctl flow run FILE, or faasctl flow chain ACTION")
 
 
 @flow_app.command("run", cls=Command, epilog=EXAMPLES, short_help="run a Conductor workflow definition",
@@ -170,3 +173,6 @@ def _log_printer(env: Environment) -> Any:
         env.stderr.flush()
 
     return print_logs
+
+
+add_chain(flow_app)

@@ -76,7 +76,7 @@ SUMMARIES = {
     "test": "run declarative test cases (*.faas.yaml)",
     "bench": "run a function repeatedly and print timing figures",
     "completion": "print the shell completion script",
-    "flow": "run Conductor workflows offline (flow run FILE)",
+    "flow": "run Conductor workflows and XINA chains offline",
 }
 DESCRIPTION = "Run serverless functions (JavaScript, Python, Lua, WebAssembly) locally, sandboxed and offline."
 EXAMPLE = "example: faasctl run examples/hello.js -d '{\"name\":\"Ada\"}'"

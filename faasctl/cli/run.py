@@ -70,6 +70,9 @@ def run(
     format: Annotated[str, typer.Option("--format", "-f", click_type=choice("result", "json"),
                                         help="print the result alone, or the whole JSON envelope")] = "result",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="hide the function's logs")] = False,
+    handler: Annotated[str | None, typer.Option(
+        "--handler", metavar="NAME",
+        help="JS/Python: the Lambda handler to call (default: exports.handler, handler or lambda_handler)")] = None,
     config: Config = None,
     timeout: Timeout = None,
     memory: Memory = None,
@@ -151,7 +154,8 @@ def function_spec(args: Any, script: bytes | None = None) -> Any:
         output_json=args.output_json, invoke=args.invoke,
         args=(*(getattr(args, "arg", None) or ()), *(args.args or ())), abi=args.abi,
         wasi_args=getattr(args, "wasi_args", None), dirs=getattr(args, "dir", None) or (),
-        env=getattr(args, "env", None) or (), kv=getattr(args, "kv", None), pull=getattr(args, "pull", None))
+        env=getattr(args, "env", None) or (), kv=getattr(args, "kv", None), pull=getattr(args, "pull", None),
+        handler=getattr(args, "handler", None))
 
 
 def function_engine(args: Any, env: "Environment") -> Any:
@@ -177,7 +181,8 @@ def handle(args: Any, env: "Environment") -> int:
     if spec.runtime:
         engine.registry.get(spec.runtime)  # an unknown --runtime before reading any input
     if getattr(args, "ndjson", False):
-        return _run_interruptibly(lambda: _stream(args, engine, spec.options, env), env)
+        options = spec.options._replace(output_json=spec.output_json, handler=spec.handler)
+        return _run_interruptibly(lambda: _stream(args, engine, options, env), env)
     if getattr(args, "jobs", 1) != 1:
         raise UsageError("--jobs only applies to --ndjson streams")
     function_input = build_function_input(args, env, stdin_used=args.target == "-")

@@ -83,11 +83,13 @@ class ComponentRuntime:
         logs, record = parse_guest_stderr(outcome.stderr)
         error = outcome.error
         if error is None and record is not None:
-            # Guest code can write the record too: it says how the function failed, never that a limit or
-            # faasctl did (as in the interpreter adapter).
+            # Guest code can write the record too: it says how the function failed (or that it lacks the
+            # --handler it was called with), never that a limit or faasctl did (as in the interpreter adapter).
+            from faasctl.runtimes.interpreter import GUEST_ERROR_TYPES
+
             detail = record.get("detail")
-            error = RunError("FunctionError", str(record.get("message") or ""),
-                             detail if isinstance(detail, str) else None)
+            kind = record.get("type") if record.get("type") in GUEST_ERROR_TYPES else "FunctionError"
+            error = RunError(str(kind), str(record.get("message") or ""), detail if isinstance(detail, str) else None)
         elif error is None and outcome.exit_code:
             raw = [line for line in logs if line.strip()]
             error = RunError("FunctionError", raw[-1] if raw else "the Python guest failed", "\n".join(raw) or None)

@@ -9,9 +9,12 @@ raw log lines (messages from the interpreter itself).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import secrets
 import string
+import time
 from pathlib import Path
 
 import wasmtime
@@ -20,13 +23,16 @@ from faasctl.files import read_json, write_json_atomic
 from faasctl.limits import Limits
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
-from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
+from faasctl.runtimes.base import Artifact, Execution, Invocation, RuntimeContext
 from faasctl.runtimes.guest_protocol import parse_guest_stderr, script_text
 from faasctl.runtimes.guest_setup import precompiled_prelude, stdlib_dir
 from faasctl.wasm.binaries import verified_binary
+from faasctl.wasm.hostcall import HOSTCALL_FD, HostCallChannel, engine_plugin_caller
 from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, to_execution
 
 SOURCE = "{source}"
+# The error types a guest's failure record may name (see _execution).
+GUEST_ERROR_TYPES = ("FunctionError", "UsageError")
 
 
 class InterpreterRuntime:
@@ -41,6 +47,7 @@ class InterpreterRuntime:
         self._environment: tuple[dict[str, str], list[tuple[str, str, bool]]] | None = None
         self._digest: str | None = None
         self._hidden: HiddenModules | None = None
+        self._hostcall_fd = int(self._settings.get("hostcall_fd", HOSTCALL_FD))
 
     # -- module and prelude ------------------------------------------------------------------------
 
@@ -129,11 +136,15 @@ class InterpreterRuntime:
             "{input}": invocation.input.json_text,
             "{filename}": artifact.name,
             "{source_span}": span,
+            "{context}": _context_json(invocation, self._hostcall_fd),
         }
         argv = [values.get(item, item) for item in self._settings["argv"]]
         entry = self._settings.get("entry", "command")
         spec = SandboxSpec(argv=argv if entry == "command" else [], env=env, dirs=dirs)
         sandbox = Sandbox(self.context.wasm_host(), invocation.limits, spec, invocation.cancel)
+        caller = engine_plugin_caller(self.context, function_name(artifact), invocation.options.kv_path)
+        sandbox.attach_hostcall(HostCallChannel(caller, invocation.limits.memory, lambda: sandbox.deadline,
+                                                self._hostcall_fd))
         runner = _reactor_entry(argv, hidden, renames) if entry == "reactor" else _command_entry
         outcome = sandbox.run(module, runner, label=self.descriptor.name)
         return self._execution(outcome, invocation, load_ms, span)
@@ -144,10 +155,11 @@ class InterpreterRuntime:
         error = outcome.error
         if error is None and record is not None:
             # The record travels on the guest's own stderr, which guest code can write too: it may say
-            # how the function failed, never that a limit or faasctl itself did (those the host decides).
+            # how the function failed, or that it was called wrongly (a --handler it does not have: exit 2),
+            # never that a limit or faasctl itself did (those the host decides).
             detail = record.get("detail")
-            error = RunError("FunctionError", str(record.get("message") or ""),
-                             detail if isinstance(detail, str) else None)
+            kind = record.get("type") if record.get("type") in GUEST_ERROR_TYPES else "FunctionError"
+            error = RunError(str(kind), str(record.get("message") or ""), detail if isinstance(detail, str) else None)
         elif error is None and outcome.exit_code:
             # No record: the interpreter itself failed (e.g. a syntax error in an inline module).
             raw = [_inline_location(line, span, invocation.artifact.name) for line in logs if line.strip()]
@@ -165,6 +177,35 @@ class InterpreterRuntime:
 
     def close(self) -> None:
         """Nothing to release: compiled modules belong to the engine's wasm host."""
+
+
+def function_name(artifact: Artifact) -> str:
+    """The function's name as Lambda's context gives it: the file name without its ending."""
+    name = artifact.name.rsplit("/", 1)[-1]
+    return name[: -len(artifact.ending)] if artifact.ending and name.endswith(artifact.ending) else name
+
+
+def _context_json(invocation: Invocation, hostcall_fd: int) -> str:
+    """``{context}``: what the prelude needs beyond the script and input (Lambda's context fields, the
+    handler named by --handler, the host-call fd). The deadline is wall-clock epoch ms, the clock both
+    the guest's ``Date.now()`` and ``time.time()`` read."""
+    limits = invocation.limits
+    return json.dumps({
+        "function_name": function_name(invocation.artifact),
+        "aws_request_id": _uuid4(),
+        "memory_limit_in_mb": limits.memory // (1024 * 1024),
+        "deadline_ms": int(time.time() * 1000 + limits.timeout * 1000),
+        "handler": invocation.options.handler,
+        "hostcall_fd": hostcall_fd,
+    })
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID, without importing ``uuid`` on the run path."""
+    raw = bytearray(os.urandom(16))
+    raw[6], raw[8] = raw[6] & 0x0F | 0x40, raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 _CMDLINE = re.compile(r"<cmdline>:(\d+)")

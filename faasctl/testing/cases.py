@@ -20,7 +20,7 @@ from faasctl.testing.checks import STAT_PARSERS, StatBound, parse_bound, parse_j
 from faasctl.yamlmarks import MarkedDict, MarkedList, read_marked, unknown_key_message
 
 SUFFIX = ".faas.yaml"
-OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", *RUN_OPTION_KEYS)
+OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", *RUN_OPTION_KEYS, "handler")
 INPUT_KEYS = ("input", "input_file", "params", "text")
 EXPECT_KEYS = ("result", "result_subset", "result_regex", "result_path", "error", "error_contains",
                "logs_contain", "stats", "tasks")
@@ -79,6 +79,7 @@ class Case:
     flow: str | None = None  # a workflow file: the case runs it as faasctl flow run does
     workflow: str | None = None  # the definition's name, when the flow file holds a list
     tasks: dict[str, str] = field(default_factory=dict)  # SIMPLE task name -> function file
+    chain: Any = None  # a ChainCase (faasctl.chain.testcase) for ``chain:`` cases
     spec: FunctionSpec | None = None  # the target and options as one value (None: built from the above)
 
     def function_spec(self) -> FunctionSpec:
@@ -175,6 +176,10 @@ class _Validator:
                 raise self.fail(mapping.line_of(key), f"{what}: {unknown_key_message(key, known)}")
 
     def case(self, raw: MarkedDict, defaults: MarkedDict, index: int) -> Case:
+        if "chain" in raw:
+            from faasctl.chain.testcase import chain_case
+
+            return chain_case(self, raw, index)
         self.keys(raw, CASE_KEYS, f"case {index + 1}")
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():

@@ -59,6 +59,10 @@ def run_case(engine: Engine, case: Case, cancel: CancelToken | None = None) -> C
     running case as ``Interrupted`` and the ones after it before they start."""
     from faasctl.inputs import FunctionInput
 
+    if case.chain is not None:
+        from faasctl.chain.testcase import run_chain_case
+
+        return run_chain_case(engine, case)
     if case.skip:
         return CaseOutcome(case, "skipped", [Failure(case.skip)])
     started = time.perf_counter()

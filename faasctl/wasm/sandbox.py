@@ -25,6 +25,7 @@ from faasctl.invocation import Execution
 from faasctl.limits import Limits, format_size, limit_message
 from faasctl.result import RunError
 from faasctl.wasm.host import WasmHost, _first_line, on_epoch_deadline
+from faasctl.wasm.hostcall import HostCallChannel
 
 if TYPE_CHECKING:
     from faasctl.cancel import CancelToken
@@ -130,6 +131,7 @@ class Sandbox:
         self.stop_reason: str | None = None
         self.deadline = 0.0
         self._stdin_pos = 0
+        self.hostcall: HostCallChannel | None = None
         if spec.wasi:
             self.linker.define_wasi()
             self._shadow_wasi()
@@ -151,9 +153,21 @@ class Sandbox:
         clock_type = wasmtime.FuncType([i32, i64, i32], [i32])
         self.linker.define_func(WASI, "clock_time_get", clock_type, self._clock_time_get, access_caller=True)
 
+    def attach_hostcall(self, channel: HostCallChannel) -> None:
+        """Serve ``call()`` on the host-call fd (see ``faasctl.wasm.hostcall``). Reads come through the
+        shadowed ``fd_read`` when it is shadowed, else through ``fd_pread``, shadowed here for that fd
+        alone (other fds answer EBADF: a guest with mapped directories cannot ``pread`` them)."""
+        self.hostcall = channel
+        if not self.shadow_read:
+            i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+            pread_type = wasmtime.FuncType([i32, i32, i32, i64, i32], [i32])
+            self.linker.define_func(WASI, "fd_pread", pread_type, self._fd_pread, access_caller=True)
+
     def _fd_write(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, nwritten: int) -> int:
         self._check_deadline()
         memory = caller.get("memory")
+        if self.hostcall is not None and fd == self.hostcall.fd and isinstance(memory, wasmtime.Memory):
+            return self._hostcall_write(memory, caller, iovs, count, nwritten)
         if fd not in (1, 2) or not isinstance(memory, wasmtime.Memory):
             return ERRNO_BADF
         if count > IOV_MAX:
@@ -167,9 +181,50 @@ class Sandbox:
             return ERRNO_FAULT
         return ERRNO_SUCCESS
 
+    def _hostcall_write(self, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int,
+                        nwritten: int) -> int:
+        assert self.hostcall is not None
+        try:
+            spans = _iovecs(memory, caller, iovs, count)
+            data = b"".join(memory.read(caller, ptr, ptr + length) for ptr, length in spans if length)
+            if len(data) != sum(length for _, length in spans):
+                return ERRNO_FAULT
+            self.hostcall.write(data, memory.data_len(caller))
+            memory.write(caller, struct.pack("<I", len(data)), nwritten)
+        except (IndexError, ValueError, wasmtime.WasmtimeError):
+            return ERRNO_FAULT
+        if self.hostcall.timed_out:  # epochs do not interrupt a host call: a slow plugin ends the run here
+            self.stop_reason = "timeout"
+            raise _Stop("timeout")
+        return ERRNO_SUCCESS
+
+    def _hostcall_read(self, memory: wasmtime.Memory, caller: wasmtime.Caller, iovs: int, count: int,
+                       offset: int | None, nread: int) -> int:
+        assert self.hostcall is not None
+        try:
+            total = 0
+            for ptr, length in _iovecs(memory, caller, iovs, count):
+                chunk = self.hostcall.read(length, None if offset is None else offset + total)
+                if not chunk:
+                    break
+                memory.write(caller, chunk, ptr)
+                total += len(chunk)
+            memory.write(caller, struct.pack("<I", total), nread)
+        except (IndexError, ValueError, wasmtime.WasmtimeError):
+            return ERRNO_FAULT
+        return ERRNO_SUCCESS
+
+    def _fd_pread(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, offset: int, nread: int) -> int:
+        memory = caller.get("memory")
+        if self.hostcall is None or fd != self.hostcall.fd or not isinstance(memory, wasmtime.Memory):
+            return ERRNO_BADF
+        return self._hostcall_read(memory, caller, iovs, count, offset, nread)
+
     def _fd_read(self, caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
         self._check_deadline()
         memory = caller.get("memory")
+        if self.hostcall is not None and fd == self.hostcall.fd and isinstance(memory, wasmtime.Memory):
+            return self._hostcall_read(memory, caller, iovs, count, None, nread)
         if fd != 0 or not isinstance(memory, wasmtime.Memory):
             return ERRNO_BADF
         if count > IOV_MAX:
