@@ -47,8 +47,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     oci.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
     oci.add_argument("--offline", action="store_true", help="use the local cache only")
     oci.add_argument("--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry")
+    add_temporal_options(parser)
     parser.set_defaults(handler=handle)
     _accept_intermixed(parser)
+
+
+def add_temporal_options(parser: argparse.ArgumentParser) -> None:
+    """``--temporal``: the same work on a Temporal worker (docs/worker.md); shared with ``flow run``."""
+    group = parser.add_argument_group("temporal")
+    group.add_argument("--temporal", metavar="HOST:PORT", help="run on a Temporal worker instead of here")
+    group.add_argument("--task-queue", default="faasctl", metavar="Q", help="Temporal task queue (default: faasctl)")
+    group.add_argument("--namespace", default="default", metavar="NS", help="Temporal namespace (default: default)")
 
 
 def _accept_intermixed(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +158,13 @@ def handle(args: argparse.Namespace) -> int:
     )
     if args.arg:
         options = options._replace(args=tuple(args.arg) + tuple(args.args))
+    if args.temporal:
+        from faasctl.worker.client import run_remotely
+
+        result = run_remotely(engine, target, function_input, runtime=args.runtime, limits=limit_overrides(args),
+                              options=options, address=args.temporal, namespace=args.namespace,
+                              task_queue=args.task_queue)
+        return render_result(result, args.format, args.quiet)
     result = _run_interruptibly(lambda: engine.run(target, function_input, runtime=args.runtime,
                                                    limits=limit_overrides(args), options=options))
     return render_result(result, args.format, args.quiet)

@@ -1,0 +1,119 @@
+"""``faasctl run --temporal`` and ``faasctl flow run --temporal``: start the work on Temporal, wait, and hand
+back what the local path would have produced, so the CLI renders it with the same code.
+
+Functions travel with the work: source text inline, modules inline up to ``INLINE_LIMIT`` bytes, larger
+modules from an ``oci://`` target by digest (each worker pulls it once and caches it). Payloads over
+Temporal's limit are refused here with a clear error rather than by the server with a gRPC one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from faasctl.errors import ArtifactError, InputError, UsageError
+from faasctl.worker.functions import FunctionSpec, request_payload
+from faasctl.worker.payloads import PAYLOAD_LIMIT, encoded_size, result_from_envelope
+from faasctl.worker.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, connect
+
+if TYPE_CHECKING:
+    from faasctl.engine import Engine
+    from faasctl.inputs import FunctionInput
+    from faasctl.result import Result
+    from faasctl.runtimes.base import Artifact, RunOptions
+
+# Modules up to this size travel inside the payload (base64 makes them a third larger).
+INLINE_LIMIT = 1024 * 1024
+HOST_BOUND = (("dirs", "--dir"), ("env", "--env"), ("kv_path", "--kv"))
+
+
+def spec_for_target(engine: Engine, target: str | Artifact, *, runtime: str | None, limits: dict[str, Any],
+                    options: RunOptions) -> FunctionSpec:
+    """The spec of what ``faasctl run`` was asked to run, ready to travel."""
+    from faasctl.runtimes.base import Artifact
+
+    for field, flag in HOST_BOUND:
+        if getattr(options, field):
+            raise UsageError(f"{flag} names something on this machine and cannot travel to a Temporal worker")
+    artifact = target if isinstance(target, Artifact) else engine.resolve(target)
+    descriptor = engine.select_runtime(artifact, runtime)
+    image = None
+    if len(artifact.source) > INLINE_LIMIT:
+        if not (isinstance(target, str) and target.startswith("oci://")):
+            raise UsageError(f"{artifact.name} is {len(artifact.source):,} bytes, more than travels inline to a "
+                             f"Temporal worker ({INLINE_LIMIT:,})",
+                             hint="push it to a registry (faasctl push) and run the oci:// reference")
+        image = pinned_reference(engine, target)
+    travel = {"invoke": options.invoke, "abi": options.abi, "wasi_args": options.wasi_args}
+    extra: dict[str, Any] = {key: value for key, value in travel.items() if value is not None}
+    if options.args:
+        extra["args"] = list(options.args)
+    return FunctionSpec(runtime=descriptor.name, name=artifact.name, code=None if image else artifact.source,
+                        image=image, limits={k: v for k, v in limits.items() if v is not None},
+                        output_json=options.output_json, options=extra)
+
+
+def pinned_reference(engine: Engine, target: str) -> str:
+    """``registry/repo@sha256:…`` for a reference just resolved, so every worker runs the same bytes."""
+    from faasctl.oci.reference import Reference, parse_reference
+    from faasctl.oci.resolve import store_for
+
+    ref = parse_reference(target.removeprefix("oci://"))
+    digest = ref.digest or store_for(engine.settings).tag_digest(ref)
+    if not digest:
+        raise ArtifactError(f"cannot pin {ref} to a digest")
+    return str(Reference(ref.registry, ref.repository, None, digest))
+
+
+def check_payload(value: Any, what: str) -> None:
+    size = encoded_size(value)
+    if size > PAYLOAD_LIMIT:
+        raise InputError(f"{what} makes a Temporal payload of {size:,} bytes, over the limit of {PAYLOAD_LIMIT:,}",
+                         hint="pass large data by reference (a URL or object key) instead")
+
+
+def run_remotely(engine: Engine, target: str | Artifact, function_input: FunctionInput, *, runtime: str | None,
+                 limits: dict[str, Any], options: RunOptions, address: str, namespace: str = DEFAULT_NAMESPACE,
+                 task_queue: str = DEFAULT_TASK_QUEUE, heartbeat_timeout: float | None = None) -> Result:
+    """One run on a Temporal worker, as a ``Result`` (the envelope the worker made)."""
+    spec = spec_for_target(engine, target, runtime=runtime, limits=limits, options=options)
+    request: dict[str, Any] = {"function": request_payload(spec, function_input.value)}
+    if heartbeat_timeout:
+        request["heartbeat_timeout"] = heartbeat_timeout
+    check_payload(request, "the function with its input")
+    envelope = execute_workflow("faasctl.function", request, address=address, namespace=namespace,
+                                task_queue=task_queue, prefix="faasctl-run")
+    return result_from_envelope(envelope)
+
+
+def execute_workflow(name: str, argument: Any, *, address: str, namespace: str, task_queue: str,
+                     prefix: str, workflow_id: str | None = None) -> Any:
+    """Start a workflow, wait for its result. Raises ``ArtifactError`` when Temporal cannot be reached or
+    the workflow itself failed (not the function: a failed run is a result)."""
+    return asyncio.run(_execute(name, argument, address, namespace, task_queue,
+                                workflow_id or f"{prefix}-{uuid.uuid4().hex[:16]}"))
+
+
+async def _execute(name: str, argument: Any, address: str, namespace: str, task_queue: str,
+                   workflow_id: str) -> Any:
+    from temporalio.client import WorkflowFailureError
+    from temporalio.service import RPCError
+
+    client = await connect(address, namespace)
+    try:
+        handle = await client.start_workflow(name, argument, id=workflow_id, task_queue=task_queue)
+    except RPCError as exc:
+        raise ArtifactError(f"Temporal refused to start {name}: {exc.message}") from None
+    if sys.stderr.isatty():
+        sys.stderr.write(f"faasctl: running on Temporal as workflow {workflow_id} (task queue {task_queue})\n")
+    try:
+        return await handle.result()
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        while getattr(cause, "cause", None) is not None:
+            cause = cause.cause
+        raise ArtifactError(f"workflow {workflow_id} failed on Temporal: {cause or exc}") from None
+    except RPCError as exc:
+        raise ArtifactError(f"lost the Temporal server while waiting for {workflow_id}: {exc.message}") from None
