@@ -62,9 +62,11 @@ class RunActivity:
             raise failure(exc.type_name, exc.one_line(), failure_envelope(exc.type_name, exc.one_line())) from None
         handle = RunHandle()
         future = asyncio.get_running_loop().run_in_executor(self.executor, run_request, self.engine, request, handle)
+        timeout = activity.info().heartbeat_timeout
+        every = min(self.heartbeat_every, timeout.total_seconds() / 3) if timeout else self.heartbeat_every
         try:
             while not future.done():
-                await asyncio.wait({future}, timeout=self.heartbeat_every)
+                await asyncio.wait({future}, timeout=every)
                 activity.heartbeat()
         except asyncio.CancelledError:
             handle.cancel()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faasctl.errors import ArtifactError, InputError, UsageError
 from faasctl.worker.functions import FunctionSpec, request_payload
@@ -85,13 +85,69 @@ def run_remotely(engine: Engine, target: str | Artifact, function_input: Functio
     check_payload(request, "the function with its input")
     envelope = execute_workflow("faasctl.function", request, address=address, namespace=namespace,
                                 task_queue=task_queue, prefix="faasctl-run")
+    if isinstance(envelope, WorkflowFailed):
+        raise ArtifactError(f"the run failed on Temporal: {envelope.type}: {envelope.message}")
     return result_from_envelope(envelope)
+
+
+def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespace: str = DEFAULT_NAMESPACE,
+                      task_queue: str = DEFAULT_TASK_QUEUE, definitions: dict[str, Any] | None = None,
+                      functions: dict[str, Any] | None = None,
+                      heartbeat_timeout: float | None = None) -> tuple[dict[str, Any], int]:
+    """A flow run by the ``faasctl.flow`` workflow: its execution document and the exit code the local
+    ``faasctl flow run`` would give. An invalid definition is a ``UsageError`` here as it is locally."""
+    request: dict[str, Any] = {"definition": definition, "input": flow_input}
+    if definitions:
+        request["definitions"] = definitions
+    if functions:
+        request["functions"] = {name: travelling(spec) for name, spec in functions.items()}
+    if heartbeat_timeout:
+        request["heartbeat_timeout"] = heartbeat_timeout
+    check_payload(request, "the flow with its input and functions")
+    outcome = execute_workflow("faasctl.flow", request, address=address, namespace=namespace,
+                               task_queue=task_queue, prefix="faasctl-flow")
+    if isinstance(outcome, WorkflowFailed):
+        if outcome.type == "UsageError" or len(outcome.details) < 2 or not isinstance(outcome.details[0], dict):
+            raise (UsageError if outcome.type == "UsageError" else ArtifactError)(outcome.message)
+        return outcome.details[0], int(outcome.details[1])
+    return outcome, 0
+
+
+def travelling(spec: Any) -> Any:
+    """A mapped task's function spec with a local ``path`` replaced by the file's content."""
+    if not isinstance(spec, dict) or "path" not in spec:
+        return spec
+    from pathlib import Path
+
+    from faasctl.worker.functions import FunctionSpec
+
+    path = Path(str(spec["path"]))
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(source) > INLINE_LIMIT:
+        raise UsageError(f"{path.name} is {len(source):,} bytes, more than travels inline to a Temporal worker "
+                         f"({INLINE_LIMIT:,})", hint="push it to a registry (faasctl push) and map the task to "
+                                                     "its oci:// reference")
+    rest = {key: value for key, value in spec.items() if key not in ("path", "code", "code_base64", "image")}
+    inline = FunctionSpec(runtime=str(spec.get("runtime") or ""), code=source).to_payload()
+    return {**rest, **{key: value for key, value in inline.items() if key in ("code", "code_base64")},
+            "name": spec.get("name") or path.name}
+
+
+class WorkflowFailed(NamedTuple):
+    """A workflow that failed with an ``ApplicationError`` (what ``faasctl.flow`` raises for a failed flow)."""
+
+    type: str
+    message: str
+    details: tuple[Any, ...]
 
 
 def execute_workflow(name: str, argument: Any, *, address: str, namespace: str, task_queue: str,
                      prefix: str, workflow_id: str | None = None) -> Any:
-    """Start a workflow, wait for its result. Raises ``ArtifactError`` when Temporal cannot be reached or
-    the workflow itself failed (not the function: a failed run is a result)."""
+    """Start a workflow and wait: its result, or ``WorkflowFailed``. Raises ``ArtifactError`` when Temporal
+    cannot be reached or the workflow failed in any other way."""
     return asyncio.run(_execute(name, argument, address, namespace, task_queue,
                                 workflow_id or f"{prefix}-{uuid.uuid4().hex[:16]}"))
 
@@ -99,6 +155,7 @@ def execute_workflow(name: str, argument: Any, *, address: str, namespace: str, 
 async def _execute(name: str, argument: Any, address: str, namespace: str, task_queue: str,
                    workflow_id: str) -> Any:
     from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError
 
     client = await connect(address, namespace)
@@ -112,6 +169,8 @@ async def _execute(name: str, argument: Any, address: str, namespace: str, task_
         return await handle.result()
     except WorkflowFailureError as exc:
         cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            return WorkflowFailed(cause.type or "", cause.message, tuple(cause.details))
         while getattr(cause, "cause", None) is not None:
             cause = cause.cause
         raise ArtifactError(f"workflow {workflow_id} failed on Temporal: {cause or exc}") from None

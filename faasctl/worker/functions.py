@@ -113,8 +113,8 @@ def parse_spec(body: Any, path: str = "") -> FunctionSpec:
             raise UsageError(f"{_where(path, 'image')}: must be an OCI reference")
         image = value.removeprefix("oci://")
     name = body.get("name")
-    if name is not None and (not isinstance(name, str) or not name or "/" in name or len(name) > 255):
-        raise UsageError(f"{_where(path, 'name')}: must be a file name")
+    if name is not None and (not isinstance(name, str) or not name or len(name) > 255):
+        raise UsageError(f"{_where(path, 'name')}: must be a file name of at most 255 characters")
     return FunctionSpec(runtime=runtime, name=name, code=code, image=image,
                         limits=_limits(body.get("limits"), _where(path, "limits")),
                         output_json=_output_json(body.get("output_json", "auto"), _where(path, "output_json")),

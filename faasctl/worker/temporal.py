@@ -19,6 +19,7 @@ from faasctl.errors import ArtifactError, UsageError
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
     from faasctl.engine import Engine
 
@@ -74,10 +75,12 @@ async def _serve(engine: Engine, address: str, namespace: str, task_queue: str, 
     from datetime import timedelta
 
     from temporalio.worker import Worker
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
     from faasctl.worker.activity import RunActivity
     from faasctl.worker.workflows import workflow_classes
 
+    quiet_sdk_logging()
     client = await connect(address, namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -86,6 +89,7 @@ async def _serve(engine: Engine, address: str, namespace: str, task_queue: str, 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="faasctl-run") as executor:
         worker = Worker(client, task_queue=task_queue, activities=[RunActivity(engine, executor).run],
                         workflows=workflow_classes(), max_concurrent_activities=concurrency,
+                        workflow_runner=SandboxedWorkflowRunner(restrictions=sandbox_restrictions()),
                         graceful_shutdown_timeout=timedelta(seconds=grace))
         say(f"worker polling task queue {task_queue!r} on {address} (namespace {namespace}, "
             f"concurrency {concurrency}); stop with Ctrl-C or SIGTERM")
@@ -100,6 +104,39 @@ async def _serve(engine: Engine, address: str, namespace: str, task_queue: str, 
         await worker.shutdown()
     say("stopped")
     return 0
+
+
+def sandbox_restrictions() -> SandboxRestrictions:
+    """The default sandbox, with faasctl's pure modules (the flow interpreter) and libjq passed through:
+    imported once, not once per workflow run (they hold no state a replay could see)."""
+    from temporalio.worker.workflow_sandbox import SandboxRestrictions
+
+    return SandboxRestrictions.default.with_passthrough_modules("faasctl", "jq")
+
+
+def quiet_sdk_logging() -> None:
+    """temporalio logs every failed activity with its traceback; a function that fails is business as
+    usual here (its error travels in the result), so those go, and the rest is one line each."""
+    import logging
+
+    class OneLine(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"faasctl: temporal: {record.getMessage()}"
+
+    class DropRunFailures(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            from temporalio.exceptions import ApplicationError
+
+            failed_run = record.exc_info and isinstance(record.exc_info[1], ApplicationError)
+            return not (failed_run and record.getMessage().startswith("Completing activity as failed"))
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLine())
+    handler.addFilter(DropRunFailures())
+    logger = logging.getLogger("temporalio")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 def stderr_say(line: str) -> None:

@@ -8,6 +8,7 @@ through (imported once, outside the sandbox): they keep no state between calls a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -51,11 +52,6 @@ def envelope_of(error: ActivityError) -> dict[str, Any] | None:
     return None
 
 
-def worker_lost(error: ActivityError) -> bool:
-    cause = error.cause
-    return isinstance(cause, TimeoutError) and cause.type == TimeoutType.HEARTBEAT
-
-
 @workflow.defn(name=FUNCTION_WORKFLOW)
 class FunctionWorkflow:
     """Input ``{"function": spec plus "input", "heartbeat_timeout": seconds?}``; output the run envelope,
@@ -66,13 +62,7 @@ class FunctionWorkflow:
         function = request.get("function")
         heartbeat = float(request.get("heartbeat_timeout") or DEFAULT_HEARTBEAT_TIMEOUT)
         try:
-            return await workflow.execute_activity(
-                ACTIVITY_NAME, function,
-                start_to_close_timeout=timedelta(seconds=run_timeout(function) + START_TO_CLOSE_MARGIN),
-                heartbeat_timeout=timedelta(seconds=heartbeat),
-                retry_policy=RetryPolicy(maximum_attempts=WORKER_LOSS_RETRIES + 1,
-                                         non_retryable_error_types=list(RUN_ERROR_TYPES)),
-            )
+            return await workflow.execute_activity(ACTIVITY_NAME, function, **activity_options(function, heartbeat))
         except ActivityError as exc:
             envelope = envelope_of(exc)
             if envelope is None:
@@ -80,5 +70,109 @@ class FunctionWorkflow:
             return envelope
 
 
+def activity_options(function: Any, heartbeat: float) -> dict[str, Any]:
+    """Timeouts and the retry policy of one ``faasctl.run``. How a run ended is never retried here: a single
+    run is not retried (the local path runs it once) and a flow task's retries (``retryCount``,
+    ``retryDelaySeconds``, ``retryLogic``) are decided by the flow interpreter, so the execution document
+    lists every attempt as the local one does. Temporal's own retries cover only what the interpreter cannot
+    see: a worker that died mid-run, noticed by the heartbeat timeout."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=run_timeout(function) + START_TO_CLOSE_MARGIN),
+        "heartbeat_timeout": timedelta(seconds=heartbeat),
+        "retry_policy": RetryPolicy(maximum_attempts=WORKER_LOSS_RETRIES + 1,
+                                    non_retryable_error_types=list(RUN_ERROR_TYPES)),
+    }
+
+
+def lost_envelope(error: ActivityError, function: Any) -> dict[str, Any]:
+    """What a flow task reports when Temporal gave up on it without a run envelope (every worker that took
+    it died, or it outlived its start-to-close timeout)."""
+    cause = error.cause
+    while getattr(cause, "cause", None) is not None and not isinstance(cause, (TimeoutError, ApplicationError)):
+        cause = cause.cause
+    if isinstance(cause, TimeoutError) and cause.type == TimeoutType.HEARTBEAT:
+        error_type = "Interrupted"
+        message = f"the workers running it stopped answering ({WORKER_LOSS_RETRIES + 1} attempts)"
+    elif isinstance(cause, TimeoutError):
+        error_type, message = "Timeout", f"Temporal timed the activity out ({cause.type.name if cause.type else ''})"
+    else:
+        error_type, message = "InternalError", str(cause or error)
+    name = function.get("name") if isinstance(function, dict) else None
+    runtime = function.get("runtime") if isinstance(function, dict) else None
+    return {"ok": False, "result": None, "output_type": None, "logs": [],
+            "error": {"type": error_type, "message": message, "detail": None}, "stats": None,
+            "runtime": runtime or "", "function": name or ""}
+
+
+@workflow.defn(name=FLOW_WORKFLOW)
+class FlowWorkflow:
+    """Input ``{"definition", "input", "definitions"?, "functions"?, "heartbeat_timeout"?}``; output the
+    execution document of a COMPLETED flow. A flow that ends otherwise fails the workflow (so Temporal shows
+    it failed) with an ``ApplicationError`` whose type is the failing task's error type and whose details are
+    the execution document and the exit code ``faasctl flow run`` would have used."""
+
+    @workflow.run
+    async def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        with workflow.unsafe.imports_passed_through():
+            from faasctl.flow.interpreter import Flow
+            from faasctl.flow.validate import FlowDefinitionError
+        heartbeat = float(request.get("heartbeat_timeout") or DEFAULT_HEARTBEAT_TIMEOUT)
+        try:
+            flow = Flow(request.get("definition"), request.get("input"), workflow_id=workflow.info().workflow_id,
+                        definitions=request.get("definitions") or {}, functions=request.get("functions") or {})
+        except FlowDefinitionError as exc:
+            raise ApplicationError(str(exc), type="UsageError", non_retryable=True) from None
+        running: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        step = flow.start(_now_ms())
+        while True:
+            for request_id in step["cancel"]:
+                task = running.pop(request_id, None)
+                if task is not None:
+                    task.cancel()
+            for item in step["run"]:
+                running[item["id"]] = asyncio.create_task(self._run(item, heartbeat))
+            if step["done"]:
+                break
+            await workflow.wait_condition(lambda: any(task.done() for task in running.values()))
+            # several may end together: fed back in the order they were requested, as the local driver does
+            for request_id in [key for key, task in running.items() if task.done()]:
+                envelope = running.pop(request_id).result()
+                step = flow.complete(request_id, envelope, _now_ms())
+                if step["done"] or step["run"] or step["cancel"]:
+                    break
+        for task in running.values():
+            task.cancel()
+        document = flow.execution()
+        if flow.exit_code != 0:
+            raise ApplicationError(document.get("reasonForIncompletion") or flow.status, document, flow.exit_code,
+                                   type=_failure_type(document), non_retryable=True)
+        return document
+
+    async def _run(self, request: dict[str, Any], heartbeat: float) -> dict[str, Any]:
+        delay = float(request.get("delay_seconds") or 0)
+        if delay > 0:  # a durable timer: a retry's delay survives a worker restart
+            await workflow.sleep(delay)
+        function = request.get("function")
+        payload = {**function, "input": request.get("input")} if isinstance(function, dict) else function
+        try:
+            return await workflow.execute_activity(ACTIVITY_NAME, payload, **activity_options(function, heartbeat))
+        except ActivityError as exc:
+            return envelope_of(exc) or lost_envelope(exc, function)
+
+
+def _now_ms() -> int:
+    return workflow.time_ns() // 1_000_000
+
+
+def _failure_type(document: dict[str, Any]) -> str:
+    """The failing task's error type (``FunctionError``, ``Timeout``, ...), else the flow's status."""
+    failed = set(document.get("failedReferenceTaskNames") or ())
+    for record in reversed(document.get("tasks") or []):
+        error = record.get("error")
+        if record.get("referenceTaskName") in failed and isinstance(error, dict) and error.get("type"):
+            return str(error["type"])
+    return str(document.get("status") or "FAILED")
+
+
 def workflow_classes() -> list[type]:
-    return [FunctionWorkflow]
+    return [FunctionWorkflow, FlowWorkflow]
