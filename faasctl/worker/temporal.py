@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faasctl.errors import ArtifactError, UsageError
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_TASK_QUEUE = "faasctl"
+STICKY_TIMEOUT = 3.0
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$")
 
 
@@ -90,6 +91,8 @@ async def _serve(engine: Engine, address: str, namespace: str, task_queue: str, 
         worker = Worker(client, task_queue=task_queue, activities=[RunActivity(engine, executor).run],
                         workflows=workflow_classes(), max_concurrent_activities=concurrency,
                         workflow_runner=SandboxedWorkflowRunner(restrictions=sandbox_restrictions()),
+                        # a dead worker's cached workflows move to the shared queue after this, not 10 s
+                        sticky_queue_schedule_to_start_timeout=timedelta(seconds=STICKY_TIMEOUT),
                         graceful_shutdown_timeout=timedelta(seconds=grace))
         say(f"worker polling task queue {task_queue!r} on {address} (namespace {namespace}, "
             f"concurrency {concurrency}); stop with Ctrl-C or SIGTERM")
@@ -112,6 +115,19 @@ def sandbox_restrictions() -> SandboxRestrictions:
     from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
     return SandboxRestrictions.default.with_passthrough_modules("faasctl", "jq")
+
+
+def replayer() -> Any:
+    """A ``Replayer`` configured as the worker is (workflows, sandbox, converter): replaying a recorded
+    history with it proves the workflow code still decides the same way."""
+    from temporalio.worker import Replayer
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+    from faasctl.worker.payloads import data_converter
+    from faasctl.worker.workflows import workflow_classes
+
+    return Replayer(workflows=workflow_classes(), data_converter=data_converter(),
+                    workflow_runner=SandboxedWorkflowRunner(restrictions=sandbox_restrictions()))
 
 
 def quiet_sdk_logging() -> None:

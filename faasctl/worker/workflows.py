@@ -15,6 +15,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.workflow import ActivityCancellationType
 
 ACTIVITY_NAME = "faasctl.run"
 FUNCTION_WORKFLOW = "faasctl.function"
@@ -81,6 +82,8 @@ def activity_options(function: Any, heartbeat: float) -> dict[str, Any]:
         "heartbeat_timeout": timedelta(seconds=heartbeat),
         "retry_policy": RetryPolicy(maximum_attempts=WORKER_LOSS_RETRIES + 1,
                                     non_retryable_error_types=list(RUN_ERROR_TYPES)),
+        # a cancelled workflow ends once its runs have stopped, not while they still hold a worker
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     }
 
 
