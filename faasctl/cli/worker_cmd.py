@@ -16,6 +16,8 @@ EXAMPLES = """examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from faasctl.cli.common import add_limit_options
+
     parser = sub.add_parser("worker", help="run functions for Temporal or Conductor", epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter,
                             description="Run faasctl's engine as a worker of a distributed engine.")
@@ -44,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     conductor.add_argument("--poll-interval", default="100ms", metavar="DURATION",
                            help="pause after an empty poll (default 100ms)")
     conductor.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
+    add_limit_options(conductor)
     conductor.set_defaults(handler=handle_conductor)
 
 
@@ -56,11 +59,11 @@ def handle_temporal(args: argparse.Namespace) -> int:
 
 
 def handle_conductor(args: argparse.Namespace) -> int:
-    from faasctl.cli.common import build_engine
+    from faasctl.cli.common import build_engine, limit_overrides
     from faasctl.limits import parse_duration
     from faasctl.worker.conductor import serve
     from faasctl.worker.temporal import stderr_say
 
     types = tuple(name.strip() for name in args.task_types.split(",") if name.strip())
     return serve(build_engine(args), server=args.server, task_types=types, batch=args.batch,
-                 poll_interval=parse_duration(args.poll_interval), say=stderr_say)
+                 poll_interval=parse_duration(args.poll_interval), limits=limit_overrides(args), say=stderr_say)
