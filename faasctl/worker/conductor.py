@@ -89,10 +89,7 @@ class ConductorWorker:
     def __init__(self, engine: Engine, server: str, task_types: tuple[str, ...], *, batch: int = 1,
                  poll_interval: float = 0.1, limits: dict[str, Any] | None = None,
                  say: Callable[[str], None] | None = None) -> None:
-        from conductor.client.configuration.configuration import Configuration
-        from conductor.client.http.api.metadata_resource_api import MetadataResourceApi
-        from conductor.client.http.api.task_resource_api import TaskResourceApi
-        from conductor.client.http.api_client import ApiClient
+        from faasctl.limits import Limits
 
         unknown = [name for name in task_types if name not in TASK_RUNTIMES]
         if unknown or not task_types:
@@ -102,9 +99,12 @@ class ConductorWorker:
             raise UsageError(f"--batch must be at least 1, got {batch}")
         if not server.startswith(("http://", "https://")):
             raise UsageError(f"invalid --server {server!r}", hint="use the API root, e.g. http://localhost:8080/api")
-        from faasctl.limits import Limits
-
         Limits().merged(**(limits or {}))  # a bad --timeout is refused now, not on every task
+        from conductor.client.configuration.configuration import Configuration
+        from conductor.client.http.api.metadata_resource_api import MetadataResourceApi
+        from conductor.client.http.api.task_resource_api import TaskResourceApi
+        from conductor.client.http.api_client import ApiClient
+
         self.engine = engine
         self.server = server.rstrip("/")
         self.task_types = task_types
