@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faasctl.errors import ArtifactError, InputError, UsageError
@@ -90,9 +91,31 @@ def run_remotely(engine: Engine, target: str | Artifact, function_input: Functio
     return result_from_envelope(envelope)
 
 
+def run_flow_on_temporal(flow: Any, flow_input: Any, *, address: str, namespace: str = DEFAULT_NAMESPACE,
+                         task_queue: str = DEFAULT_TASK_QUEUE,
+                         limits: dict[str, Any] | None = None) -> tuple[dict[str, Any], int]:
+    """``faasctl flow run --temporal``: a ``Flow`` prepared (read, mapped, validated) as the local path
+    prepares it, run by the ``faasctl.flow`` workflow instead of the local executor."""
+    return run_flow_remotely(flow.root.definition, flow_input, address=address, namespace=namespace,
+                             task_queue=task_queue, definitions=flow.definitions, functions=flow.functions,
+                             limits=limits)
+
+
+def task_logs(document: dict[str, Any], label: str = "") -> Iterator[tuple[str, list[str]]]:
+    """Each task's logs with the reference the local path prefixes them with (``sub_ref/inner_ref`` inside
+    a sub-workflow), in the order the tasks ran."""
+    for record in document.get("tasks") or []:
+        ref = str(record.get("referenceTaskName") or "")
+        child = record.get("subWorkflow")
+        if isinstance(child, dict):
+            yield from task_logs(child, f"{label}{ref}/")
+        if record.get("logs"):
+            yield label + ref, list(record["logs"])
+
+
 def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespace: str = DEFAULT_NAMESPACE,
                       task_queue: str = DEFAULT_TASK_QUEUE, definitions: dict[str, Any] | None = None,
-                      functions: dict[str, Any] | None = None,
+                      functions: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
                       heartbeat_timeout: float | None = None) -> tuple[dict[str, Any], int]:
     """A flow run by the ``faasctl.flow`` workflow: its execution document and the exit code the local
     ``faasctl flow run`` would give. An invalid definition is a ``UsageError`` here as it is locally."""
@@ -101,6 +124,9 @@ def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespa
         request["definitions"] = definitions
     if functions:
         request["functions"] = {name: travelling(spec) for name, spec in functions.items()}
+    given = {key: value for key, value in (limits or {}).items() if value is not None}
+    if given:
+        request["limits"] = given
     if heartbeat_timeout:
         request["heartbeat_timeout"] = heartbeat_timeout
     check_payload(request, "the flow with its input and functions")
@@ -114,7 +140,7 @@ def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespa
 
 
 def travelling(spec: Any) -> Any:
-    """A mapped task's function spec with a local ``path`` replaced by the file's content."""
+    """A mapped task's function spec without its local ``path`` (the file's content goes inline)."""
     if not isinstance(spec, dict) or "path" not in spec:
         return spec
     from pathlib import Path
@@ -122,18 +148,20 @@ def travelling(spec: Any) -> Any:
     from faasctl.worker.functions import FunctionSpec
 
     path = Path(str(spec["path"]))
-    try:
-        source = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if len(source) > INLINE_LIMIT:
-        raise UsageError(f"{path.name} is {len(source):,} bytes, more than travels inline to a Temporal worker "
-                         f"({INLINE_LIMIT:,})", hint="push it to a registry (faasctl push) and map the task to "
-                                                     "its oci:// reference")
-    rest = {key: value for key, value in spec.items() if key not in ("path", "code", "code_base64", "image")}
-    inline = FunctionSpec(runtime=str(spec.get("runtime") or ""), code=source).to_payload()
-    return {**rest, **{key: value for key, value in inline.items() if key in ("code", "code_base64")},
-            "name": spec.get("name") or path.name}
+    rest = {key: value for key, value in spec.items() if key != "path"}
+    if "code" not in spec and "code_base64" not in spec and "image" not in spec:
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        inline = FunctionSpec(runtime="", code=source).to_payload()
+        rest.update({key: value for key, value in inline.items() if key in ("code", "code_base64")})
+    size = len(str(rest.get("code") or rest.get("code_base64") or ""))
+    if size > INLINE_LIMIT * 4 // 3:
+        raise UsageError(f"{path.name} is too large to travel inline to a Temporal worker ({INLINE_LIMIT:,} bytes)",
+                         hint="push it to a registry (faasctl push) and map the task to its oci:// reference")
+    rest.setdefault("name", path.name)
+    return rest
 
 
 class WorkflowFailed(NamedTuple):

@@ -109,7 +109,8 @@ def lost_envelope(error: ActivityError, function: Any) -> dict[str, Any]:
 
 @workflow.defn(name=FLOW_WORKFLOW)
 class FlowWorkflow:
-    """Input ``{"definition", "input", "definitions"?, "functions"?, "heartbeat_timeout"?}``; output the
+    """Input ``{"definition", "input", "definitions"?, "functions"?, "limits"?, "heartbeat_timeout"?}``
+    (``limits``: defaults under each task's own, like ``flow run --timeout``); output the
     execution document of a COMPLETED flow. A flow that ends otherwise fails the workflow (so Temporal shows
     it failed) with an ``ApplicationError`` whose type is the failing task's error type and whose details are
     the execution document and the exit code ``faasctl flow run`` would have used."""
@@ -133,7 +134,7 @@ class FlowWorkflow:
                 if task is not None:
                     task.cancel()
             for item in step["run"]:
-                running[item["id"]] = asyncio.create_task(self._run(item, heartbeat))
+                running[item["id"]] = asyncio.create_task(self._run(item, heartbeat, request.get("limits")))
             if step["done"]:
                 break
             await workflow.wait_condition(lambda: any(task.done() for task in running.values()))
@@ -151,11 +152,14 @@ class FlowWorkflow:
                                    type=_failure_type(document), non_retryable=True)
         return document
 
-    async def _run(self, request: dict[str, Any], heartbeat: float) -> dict[str, Any]:
+    async def _run(self, request: dict[str, Any], heartbeat: float, limits: Any) -> dict[str, Any]:
         delay = float(request.get("delay_seconds") or 0)
         if delay > 0:  # a durable timer: a retry's delay survives a worker restart
             await workflow.sleep(delay)
         function = request.get("function")
+        if isinstance(function, dict) and isinstance(limits, dict) and limits:
+            # the command line's limits under the task's own, as the local driver merges them
+            function = {**function, "limits": {**limits, **(function.get("limits") or {})}}
         payload = {**function, "input": request.get("input")} if isinstance(function, dict) else function
         try:
             return await workflow.execute_activity(ACTIVITY_NAME, payload, **activity_options(function, heartbeat))
