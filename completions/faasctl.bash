@@ -6,12 +6,12 @@ _faasctl() {
     cmd=""
     for ((i=1; i<COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion) cmd="${COMP_WORDS[i]}"; break ;;
+            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion|worker) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$cmd" in
         run)
-            opts="-h --help -i --input -d --data -p --param --text --max-input --runtime -r --output-json --format -f --quiet -q --config --timeout --memory --fuel --max-output --invoke --abi --wasi-args --arg --dir --env --kv --pull --offline --insecure"
+            opts="-h --help -i --input -d --data -p --param --text --max-input --runtime -r --output-json --format -f --quiet -q --config --timeout --memory --fuel --max-output --invoke --abi --wasi-args --arg --dir --env --kv --pull --offline --insecure --temporal --task-queue --namespace"
             case "$prev" in
                 -i|--input) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
                 -d|--data) COMPREPLY=(); return 0 ;;
@@ -33,6 +33,9 @@ _faasctl() {
                 --env) COMPREPLY=(); return 0 ;;
                 --kv) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
                 --pull) COMPREPLY=($(compgen -W "always missing never" -- "$cur")); return 0 ;;
+                --temporal) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+                --task-queue) COMPREPLY=(); return 0 ;;
+                --namespace) COMPREPLY=(); return 0 ;;
             esac
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
@@ -169,6 +172,13 @@ _faasctl() {
             fi
             COMPREPLY=($(compgen -W "bash zsh fish auto" -- "$cur")); return 0
             ;;
+        worker)
+            opts="-h --help"
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=($(compgen -W "temporal conductor" -- "$cur")); return 0
+            ;;
         "")
             opts="-h --help --version --install-completion --show-completion"
             case "$prev" in
@@ -178,7 +188,7 @@ _faasctl() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
             fi
-            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion" -- "$cur")); return 0
+            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion worker" -- "$cur")); return 0
             ;;
     esac
 }
