@@ -47,17 +47,18 @@ class FunctionSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
-        """The spec as JSON: source text as ``code`` when it is UTF-8, else ``code_base64``."""
+        """The spec as JSON: source text as ``code`` when it is UTF-8 text, else (a module) ``code_base64``."""
         body: dict[str, Any] = {"runtime": self.runtime}
         if self.name:
             body["name"] = self.name
         if self.image is not None:
             body["image"] = self.image
         elif self.code is not None:
-            try:
-                body["code"] = self.code.decode("utf-8")
-            except UnicodeDecodeError:
+            text = _text(self.code)
+            if text is None:
                 body["code_base64"] = base64.b64encode(self.code).decode("ascii")
+            else:
+                body["code"] = text
         if self.limits:
             body["limits"] = dict(self.limits)
         if self.output_json != "auto":
@@ -65,6 +66,15 @@ class FunctionSpec:
         if self.options:
             body["options"] = dict(self.options)
         return body
+
+
+def _text(code: bytes) -> str | None:
+    if b"\0" in code:  # a module, even when its bytes happen to be valid UTF-8
+        return None
+    try:
+        return code.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 @dataclass(frozen=True)
