@@ -93,14 +93,15 @@ class WorkerProcess:
         return self.process.wait(timeout)
 
 
-def start_worker(address: str, task_queue: str, log: Path, *extra: str) -> WorkerProcess:
+def start_worker(address: str, task_queue: str, log: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> WorkerProcess:
     """A ``faasctl worker temporal`` process, returned once it polls (it says so on stderr)."""
     exe = Path(sys.executable).with_name("faasctl")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "faasctl"]
     out = open(log, "wb")  # noqa: SIM115 - the child writes to it for its whole life
     process = subprocess.Popen([*command, "worker", "temporal", "--address", address, "--task-queue", task_queue,
                                 *extra], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               env={**os.environ})
+                               env={**os.environ, **(env or {})})
     out.close()
     worker = WorkerProcess(process, log)
     deadline = time.monotonic() + 30

@@ -95,6 +95,39 @@ def test_host_bound_options_do_not_travel():
     assert "--dir names something on this machine" in result.stderr
 
 
+def test_large_modules_travel_by_digest_and_each_worker_pulls_them(temporal_server, tmp_path):  # noqa: F811
+    """A module over the inline limit: a local file is refused with a hint; an ``oci://`` target is pinned to
+    its digest, and a worker with its own (empty) cache pulls it from the registry."""
+    import wasmtime
+
+    from tests.oci_support import start_registry
+
+    blob = "\\00" * (1200 * 1024)
+    wat = (f'(module (memory 20) (data (i32.const 0) "{blob}") '
+           '(func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))')
+    module = tmp_path / "big.wasm"
+    module.write_bytes(wasmtime.wat2wasm(wat))
+    refused = run_cli("run", str(module), "--invoke", "add", "2", "3", "--temporal", temporal_server.address)
+    assert refused.code == 2 and "more than travels inline" in refused.stderr and "faasctl push" in refused.stderr
+    registry = start_registry(tmp_path / "registry")
+    try:
+        ref = f"oci://{registry.host}/big/add:1"
+        assert run_cli("push", str(module), ref).code == 0
+        queue = f"oci-{uuid.uuid4().hex[:8]}"
+        home = tmp_path / "worker-home"
+        worker = start_worker(temporal_server.address, queue, tmp_path / "w.log", env={"FAASCTL_HOME": str(home)})
+        try:
+            local, remote = both(["run", ref, "--invoke", "add", "2", "3"], temporal_server.address, queue)
+            assert (remote.code, remote.stdout, remote.stderr) == (local.code, local.stdout, local.stderr) == (
+                0, "5\n", "")
+            cached = [path.name for path in (home / "cache").rglob("*") if path.is_file()]
+            assert any(len(name) >= 64 for name in cached)  # the blobs, stored by their digests
+        finally:
+            assert worker.stop() == 0
+    finally:
+        registry.stop()
+
+
 def test_nothing_listening_is_one_line_and_exit_7(tmp_path):
     port = free_port()
     worker = run_cli("worker", "temporal", "--address", f"127.0.0.1:{port}", timeout=60)
