@@ -9,6 +9,7 @@ import json
 import signal
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -60,9 +61,11 @@ def test_runs_print_what_local_runs_print(temporal_server, queue, tmp_path):  # 
         [str(EXAMPLES / "gcd.wat"), "--invoke", "gcd", "6", "27"],
         [str(EXAMPLES / "hello.js"), "--text", "-d", "plain words"],
     ]
-    for args in cases:
-        local, remote = both(["run", *args], temporal_server.address, queue)
+    with ThreadPoolExecutor(max_workers=3) as pool:  # each client pays ~1 s importing temporalio: overlap them
+        outcomes = list(pool.map(lambda args: both(["run", *args], temporal_server.address, queue), cases))
+    for args, (local, remote) in zip(cases, outcomes, strict=True):
         assert (remote.code, remote.stdout, remote.stderr) == (local.code, local.stdout, local.stderr), args
+    assert [local.code for local, _ in outcomes] == [0, 0, 1, 0, 0, 0]
     # the function's own order (JS puts integer-like keys first), not the sorted order of Temporal's default
     local = run_cli("run", str(ordered))
     assert local.stdout == '{"2":"two","10":"ten","zeta":1,"alpha":{"c":3,"b":2},"mid":[{"y":1,"x":2}]}\n', local
