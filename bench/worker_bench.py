@@ -70,7 +70,13 @@ def start_workers(count: int, address: str, queue: str, concurrency: int, logs: 
     return workers
 
 
-def local_rate(flows: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc), robust to other load on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def local_rate(flows: int) -> tuple[float, float]:
     from faasctl.engine import Engine, Settings
     from faasctl.flow.executor import LocalExecutor
     from faasctl.flow.interpreter import Flow
@@ -80,11 +86,11 @@ def local_rate(flows: int) -> float:
     engine = Engine(Settings(cache_dir=dirs.cache, data_dir=dirs.data))
     executor = LocalExecutor(engine, jobs=1)
     executor.execute(Flow(FLOW, {"name": "warm"}))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(flows):
         document = executor.execute(Flow(FLOW, {"name": str(i)}, workflow_id=f"local-{i}"))
         assert document["output"] == {"result": f"hello {i}"}, document
-    return flows / (time.perf_counter() - started)
+    return flows / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / flows
 
 
 async def temporal_rate(address: str, queue: str, flows: int, in_flight: int) -> tuple[float, list[str]]:
@@ -162,8 +168,8 @@ def main() -> None:
     os.environ.setdefault("FAASCTL_HOME", home)
     print(f"{args.flows} one-task flows (GLOBAL___js hello), {os.cpu_count()} cores, "
           f"{args.in_flight} in flight, {args.concurrency} activities per worker")
-    local = local_rate(args.flows)
-    print(f"{'local engine (flow run, in process)':44} {local:8.1f} flows/s")
+    local, local_cpu = local_rate(args.flows)
+    print(f"{'local engine (flow run, in process)':44} {local:8.1f} flows/s   CPU {local_cpu:.1f} ms/flow")
     server, address = start_server(temporal)
     results = {}
     try:
@@ -171,7 +177,9 @@ def main() -> None:
             queue = f"bench-{count}-{uuid.uuid4().hex[:6]}"
             workers = start_workers(count, address, queue, args.concurrency, Path(home))
             try:
+                before = [cpu_seconds(p.pid) for p in (server, *workers)]
                 rate, ids = asyncio.run(temporal_rate(address, queue, args.flows, args.in_flight))
+                after = [cpu_seconds(p.pid) for p in (server, *workers)]
                 overheads, waits = asyncio.run(activity_overhead(address, ids, args.sample))
                 latency = asyncio.run(flow_latency(address, queue))
             finally:
@@ -180,7 +188,11 @@ def main() -> None:
                 for worker in workers:
                     worker.wait(60)
             results[count] = rate
-            print(f"{f'Temporal, {count} worker process(es)':44} {rate:8.1f} flows/s   per-activity overhead "
+            server_cpu = (after[0] - before[0]) * 1000 / (args.flows + 1)
+            worker_cpu = sum(a - b for a, b in zip(after[1:], before[1:], strict=True)) * 1000 / (args.flows + 1)
+            print(f"{f'Temporal, {count} worker process(es)':44} {rate:8.1f} flows/s   CPU: workers "
+                  f"{worker_cpu:.1f} ms/flow, dev server {server_cpu:.1f} ms/flow")
+            print(f"{'':44} {'':8}         per-activity overhead "
                   f"median {statistics.median(overheads):.1f} ms (p90 {statistics.quantiles(overheads, n=10)[-1]:.1f}),"
                   f" queued median {statistics.median(waits):.0f} ms (n={len(overheads)}); one flow alone "
                   f"{latency:.0f} ms")
