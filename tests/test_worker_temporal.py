@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -227,26 +230,43 @@ def test_non_retryable_task_error_fails_the_flow_at_once(temporal_server, queue)
     assert document["tasks"][0]["error"]["type"] == "ArtifactError"
 
 
-def test_cancelling_a_workflow_cancels_its_running_activity(temporal_server, queue):  # noqa: F811
-    spin = "const end = Date.now() + 4000; while (Date.now() < end) {} return 'finished'"
+def test_ctrl_c_cancels_the_workflow_and_its_running_activity(temporal_server, queue, tmp_path):  # noqa: F811
+    """Ctrl-C on ``faasctl run --temporal`` exits 130 as a local run does, and the work stops too: the
+    workflow is cancelled and waits until the activity running the function has acknowledged it."""
+    spin = tmp_path / "spin.js"
+    spin.write_text("const end = Date.now() + 4000; while (Date.now() < end) {} return 'finished'")
+    exe = Path(sys.executable).with_name("faasctl")
+    command = [str(exe), "run", str(spin), "--timeout", "6s", "--temporal", temporal_server.address, "--task-queue",
+               queue]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
-    async def scenario():
+    async def running_activity():
         connected = await client(temporal_server.address)
-        handle = await connected.start_workflow(
-            "faasctl.function", {"function": {"runtime": "js", "code": spin, "limits": {"timeout": "6s"}},
-                                 "heartbeat_timeout": 2},
-            id=f"cancel-{uuid.uuid4().hex[:8]}", task_queue=queue)
-        while not (await handle.describe()).raw_description.pending_activities:
+        query = f"TaskQueue = '{queue}' AND WorkflowType = 'faasctl.function' AND ExecutionStatus = 'Running'"
+        while True:
+            async for execution in connected.list_workflows(query):
+                handle = connected.get_workflow_handle(execution.id)
+                if (await handle.describe()).raw_description.pending_activities:
+                    return execution.id
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)
-        started = time.monotonic()
-        await handle.cancel()
-        with pytest.raises(Exception):  # noqa: B017 - WorkflowFailureError caused by CancelledError
-            await handle.result()
-        return time.monotonic() - started, (await handle.fetch_history()).events
 
-    elapsed, events = asyncio.run(scenario())
-    assert elapsed < 3.5  # well before the 4 s spin would have ended by itself
+    workflow_id = asyncio.run(asyncio.wait_for(running_activity(), 30))
+    time.sleep(0.5)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out, err) == (130, b"", b"faasctl: interrupted\n")
+
+    async def outcome():
+        handle = (await client(temporal_server.address)).get_workflow_handle(workflow_id)
+        while (await handle.describe()).status.name == "RUNNING":
+            await asyncio.sleep(0.1)
+        return (await handle.describe()).status.name, (await handle.fetch_history()).events
+
+    status, events = asyncio.run(outcome())
+    assert status == "CANCELED"
+    assert time.monotonic() - started < 3.5  # before the 4 s spin would have ended by itself
     assert any(event.HasField("activity_task_canceled_event_attributes") for event in events)
 
 

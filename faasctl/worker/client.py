@@ -195,6 +195,12 @@ async def _execute(name: str, argument: Any, address: str, namespace: str, task_
         sys.stderr.write(f"faasctl: running on Temporal as workflow {workflow_id} (task queue {task_queue})\n")
     try:
         return await handle.result()
+    except asyncio.CancelledError:  # Ctrl-C: the work stops too, as a local run would
+        try:
+            await asyncio.wait_for(handle.cancel(), 5)
+        except Exception:
+            pass
+        raise
     except WorkflowFailureError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
