@@ -228,6 +228,13 @@ def test_non_retryable_task_error_fails_the_flow_at_once(temporal_server, queue)
     assert document["status"] == "FAILED" and code == 7
     assert [t["status"] for t in document["tasks"]] == ["FAILED"]
     assert document["tasks"][0]["error"]["type"] == "ArtifactError"
+    # a definition that is not one fails the workflow at once too, with the path of the problem
+    from faasctl.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"tasks\[0\]"):
+        run_flow_remotely(_flow([{"type": "SIMPLE"}]), {}, address=temporal_server.address, task_queue=queue)
+    with pytest.raises(UsageError, match="must be an object"):
+        run_flow_remotely([1], {}, address=temporal_server.address, task_queue=queue)
 
 
 def test_ctrl_c_cancels_the_workflow_and_its_running_activity(temporal_server, queue, tmp_path):  # noqa: F811

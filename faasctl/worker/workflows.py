@@ -109,8 +109,8 @@ def lost_envelope(error: ActivityError, function: Any) -> dict[str, Any]:
 
 @workflow.defn(name=FLOW_WORKFLOW)
 class FlowWorkflow:
-    """Input ``{"definition", "input", "definitions"?, "functions"?, "limits"?, "heartbeat_timeout"?}``
-    (``limits``: defaults under each task's own, like ``flow run --timeout``); output the
+    """Input ``{"definition", "input", "definitions"?, "functions"?, "limits"?, "max_iterations"?,
+    "heartbeat_timeout"?}`` (``limits``: defaults under each task's own, like ``flow run --timeout``); output the
     execution document of a COMPLETED flow. A flow that ends otherwise fails the workflow (so Temporal shows
     it failed) with an ``ApplicationError`` whose type is the failing task's error type and whose details are
     the execution document and the exit code ``faasctl flow run`` would have used."""
@@ -120,12 +120,18 @@ class FlowWorkflow:
         with workflow.unsafe.imports_passed_through():
             from faasctl.flow.interpreter import Flow
             from faasctl.flow.validate import FlowDefinitionError
+        if not isinstance(request, dict) or not isinstance(request.get("definition"), dict):
+            raise ApplicationError("the faasctl.flow input must be an object with a \"definition\" object",
+                                   type="UsageError", non_retryable=True)
         heartbeat = float(request.get("heartbeat_timeout") or DEFAULT_HEARTBEAT_TIMEOUT)
         try:
-            flow = Flow(request.get("definition"), request.get("input"), workflow_id=workflow.info().workflow_id,
-                        definitions=request.get("definitions") or {}, functions=request.get("functions") or {})
+            flow = Flow(request["definition"], request.get("input"), workflow_id=workflow.info().workflow_id,
+                        definitions=request.get("definitions") or {}, functions=request.get("functions") or {},
+                        max_iterations=int(request.get("max_iterations") or 1000))
         except FlowDefinitionError as exc:
             raise ApplicationError(str(exc), type="UsageError", non_retryable=True) from None
+        except (TypeError, ValueError, AttributeError) as exc:  # a shape the validator did not expect
+            raise ApplicationError(f"invalid flow input: {exc}", type="UsageError", non_retryable=True) from None
         running: dict[str, asyncio.Task[dict[str, Any]]] = {}
         step = flow.start(_now_ms())
         while True:
