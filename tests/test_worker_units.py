@@ -130,3 +130,14 @@ def test_conductor_task_outcomes(engine):
     invalid = run_task(engine, "GLOBAL___js", "r", {"scriptExpression": "return 'x'", "outputIsJson": True})
     assert invalid.status == "FAILED" and invalid.reason.startswith("InvalidOutput: ")
     assert run_task(engine, "GLOBAL___rb", "r", {"scriptExpression": "1"}).status == "FAILED_WITH_TERMINAL_ERROR"
+
+
+def test_without_the_worker_extra_the_cli_says_how_to_get_it(monkeypatch, capsys):
+    import sys
+
+    from faasctl.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "temporalio", None)  # as if `pip install faasctl` without [worker]
+    assert main(["worker", "temporal", "--address", "127.0.0.1:1"]) == 2
+    assert main(["run", "examples/hello.js", "--temporal", "127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.count("Temporal support is not installed (pip install 'faasctl[worker]')") == 2

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from faasctl.errors import ArtifactError, InputError, UsageError
 from faasctl.worker.functions import FunctionSpec, request_payload
 from faasctl.worker.payloads import PAYLOAD_LIMIT, encoded_size, result_from_envelope
-from faasctl.worker.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, connect
+from faasctl.worker.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, check_address, connect, require_sdk
 
 if TYPE_CHECKING:
     from faasctl.engine import Engine
@@ -179,6 +179,8 @@ def execute_workflow(name: str, argument: Any, *, address: str, namespace: str, 
                      prefix: str, workflow_id: str | None = None) -> Any:
     """Start a workflow and wait: its result, or ``WorkflowFailed``. Raises ``ArtifactError`` when Temporal
     cannot be reached or the workflow failed in any other way."""
+    check_address(address)
+    require_sdk()
     return asyncio.run(_execute(name, argument, address, namespace, task_queue,
                                 workflow_id or f"{prefix}-{uuid.uuid4().hex[:16]}"))
 

@@ -47,12 +47,21 @@ def connection_error(address: str, exc: BaseException) -> ArtifactError:
                          hint="start one with: temporal server start-dev --headless")
 
 
+def require_sdk() -> None:
+    """The Temporal SDK is an extra: without it, say how to get it (exit 2) instead of a traceback."""
+    try:
+        import temporalio  # noqa: F401
+    except ModuleNotFoundError:
+        raise UsageError("Temporal support is not installed", hint="pip install 'faasctl[worker]'") from None
+
+
 async def connect(address: str, namespace: str) -> Client:
+    check_address(address)
+    require_sdk()
     from temporalio.client import Client
 
     from faasctl.worker.payloads import data_converter
 
-    check_address(address)
     try:
         return await Client.connect(address, namespace=namespace, data_converter=data_converter())
     except RuntimeError as exc:
@@ -67,6 +76,8 @@ def serve(engine: Engine, *, address: str = DEFAULT_ADDRESS, namespace: str = DE
         raise UsageError(f"--concurrency must be at least 1, got {concurrency}")
     if not task_queue:
         raise UsageError("--task-queue must not be empty")
+    check_address(address)
+    require_sdk()
     return asyncio.run(_serve(engine, address, namespace, task_queue, concurrency, grace,
                               say or (lambda line: None)))
 
