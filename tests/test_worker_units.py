@@ -136,8 +136,9 @@ def test_without_the_worker_extra_the_cli_says_how_to_get_it(monkeypatch, capsys
     import sys
 
     from faasctl.cli.main import main
+    from tests.conftest import EXAMPLES
 
     monkeypatch.setitem(sys.modules, "temporalio", None)  # as if `pip install faasctl` without [worker]
     assert main(["worker", "temporal", "--address", "127.0.0.1:1"]) == 2
-    assert main(["run", "examples/hello.js", "--temporal", "127.0.0.1:1"]) == 2
+    assert main(["run", str(EXAMPLES / "hello.js"), "--temporal", "127.0.0.1:1"]) == 2
     assert capsys.readouterr().err.count("Temporal support is not installed (pip install 'faasctl[worker]')") == 2
