@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle_temporal(args: argparse.Namespace) -> int:
     from faasctl.cli.common import build_engine
-    from faasctl.worker.temporal import serve, stderr_say
+    from faasctl.worker.stopping import stderr_say
+    from faasctl.worker.temporal import serve
 
     return serve(build_engine(args), address=args.address, namespace=args.namespace, task_queue=args.task_queue,
                  concurrency=args.concurrency or os.cpu_count() or 1, say=stderr_say)
@@ -62,7 +63,7 @@ def handle_conductor(args: argparse.Namespace) -> int:
     from faasctl.cli.common import build_engine, limit_overrides
     from faasctl.limits import parse_duration
     from faasctl.worker.conductor import serve
-    from faasctl.worker.temporal import stderr_say
+    from faasctl.worker.stopping import stderr_say
 
     types = tuple(name.strip() for name in args.task_types.split(",") if name.strip())
     return serve(build_engine(args), server=args.server, task_types=types, batch=args.batch,

@@ -205,8 +205,10 @@ def serve(engine: Engine, *, server: str, task_types: tuple[str, ...], batch: in
                                  limits=limits, say=say)
     except ModuleNotFoundError as exc:
         raise UsageError(f"the Conductor worker needs {exc.name}", hint="pip install 'faasctl[worker]'") from None
-    previous = {signum: signal.signal(signum, lambda *_: worker.stop.set()) for signum in
-                (signal.SIGTERM, signal.SIGINT)}
+    from faasctl.worker.stopping import second_signal_exits
+
+    handler = second_signal_exits(worker.stop.is_set, worker.stop.set, say or (lambda line: None))
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         return worker.run()
     finally:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from faasctl.errors import ArtifactError, UsageError
+from faasctl.worker.stopping import second_signal_exits
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -97,7 +98,7 @@ async def _serve(engine: Engine, address: str, namespace: str, task_queue: str, 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, second_signal_exits(stop.is_set, stop.set, say))
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="faasctl-run") as executor:
         worker = Worker(client, task_queue=task_queue, activities=[RunActivity(engine, executor).run],
                         workflows=workflow_classes(), max_concurrent_activities=concurrency,
@@ -164,8 +165,3 @@ def quiet_sdk_logging() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
     logger.propagate = False
-
-
-def stderr_say(line: str) -> None:
-    sys.stderr.write(f"faasctl: {line}\n")
-    sys.stderr.flush()
