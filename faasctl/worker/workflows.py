@@ -17,13 +17,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 from temporalio.workflow import ActivityCancellationType
 
+with workflow.unsafe.imports_passed_through():
+    from faasctl.errors import ERROR_TABLE
+
 ACTIVITY_NAME = "faasctl.run"
 FUNCTION_WORKFLOW = "faasctl.function"
 FLOW_WORKFLOW = "faasctl.flow"
-# Every error type a run can end with: a single run is never retried for how the function ended (the
-# local path runs it once), only for the worker that ran it dying (a heartbeat timeout).
-RUN_ERROR_TYPES = ("FunctionError", "Trap", "InvalidOutput", "Timeout", "MemoryLimit", "FuelExhausted",
-                   "OutputLimit", "UsageError", "InputError", "NotFound", "ArtifactError", "InternalError")
+# Every faasctl error type: Temporal never retries an activity for how its run ended (a single run is not
+# retried, as the local path runs it once; a flow task's retries are the interpreter's), only when the worker
+# running it died (a heartbeat timeout, which is not an application error).
+RUN_ERROR_TYPES = tuple(ERROR_TABLE)
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
 # Beyond the run's own timeout: a first run may compile its runtime (CPython: ~7 s) or pull an image.
 START_TO_CLOSE_MARGIN = 600.0
@@ -60,8 +63,11 @@ class FunctionWorkflow:
 
     @workflow.run
     async def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            raise ApplicationError("the faasctl.function input must be an object with a \"function\"",
+                                   type="UsageError", non_retryable=True)
         function = request.get("function")
-        heartbeat = float(request.get("heartbeat_timeout") or DEFAULT_HEARTBEAT_TIMEOUT)
+        heartbeat = _positive(request.get("heartbeat_timeout"), DEFAULT_HEARTBEAT_TIMEOUT)
         try:
             return await workflow.execute_activity(ACTIVITY_NAME, function, **activity_options(function, heartbeat))
         except ActivityError as exc:
@@ -123,11 +129,11 @@ class FlowWorkflow:
         if not isinstance(request, dict) or not isinstance(request.get("definition"), dict):
             raise ApplicationError("the faasctl.flow input must be an object with a \"definition\" object",
                                    type="UsageError", non_retryable=True)
-        heartbeat = float(request.get("heartbeat_timeout") or DEFAULT_HEARTBEAT_TIMEOUT)
+        heartbeat = _positive(request.get("heartbeat_timeout"), DEFAULT_HEARTBEAT_TIMEOUT)
         try:
             flow = Flow(request["definition"], request.get("input"), workflow_id=workflow.info().workflow_id,
                         definitions=request.get("definitions") or {}, functions=request.get("functions") or {},
-                        max_iterations=int(request.get("max_iterations") or 1000))
+                        max_iterations=int(_positive(request.get("max_iterations"), 1000)))
         except FlowDefinitionError as exc:
             raise ApplicationError(str(exc), type="UsageError", non_retryable=True) from None
         except (TypeError, ValueError, AttributeError) as exc:  # a shape the validator did not expect
@@ -171,6 +177,12 @@ class FlowWorkflow:
             return await workflow.execute_activity(ACTIVITY_NAME, payload, **activity_options(function, heartbeat))
         except ActivityError as exc:
             return envelope_of(exc) or lost_envelope(exc, function)
+
+
+def _positive(value: Any, default: float) -> float:
+    """A positive number from the workflow input, else ``default`` (bad input must not wedge
+    the workflow task in a retry loop)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else default
 
 
 def _now_ms() -> int:
