@@ -63,12 +63,14 @@ def test_runs_print_what_local_runs_print(temporal_server, queue, tmp_path):  # 
         [str(EXAMPLES / "hello.lua"), "-p", "name=Lua"],
         [str(EXAMPLES / "gcd.wat"), "--invoke", "gcd", "6", "27"],
         [str(EXAMPLES / "hello.js"), "--text", "-d", "plain words"],
+        [str(EXAMPLES / "hello.js"), "--invoke", "main"],  # refused by the worker's engine, as locally
+        [str(EXAMPLES / "hello.js"), "--timeout", "soon"],
     ]
     with ThreadPoolExecutor(max_workers=3) as pool:  # each client pays ~1 s importing temporalio: overlap them
         outcomes = list(pool.map(lambda args: both(["run", *args], temporal_server.address, queue), cases))
     for args, (local, remote) in zip(cases, outcomes, strict=True):
         assert (remote.code, remote.stdout, remote.stderr) == (local.code, local.stdout, local.stderr), args
-    assert [local.code for local, _ in outcomes] == [0, 0, 1, 0, 0, 0]
+    assert [local.code for local, _ in outcomes] == [0, 0, 1, 0, 0, 0, 2, 2]
     # the function's own order (JS puts integer-like keys first), not the sorted order of Temporal's default
     local = run_cli("run", str(ordered))
     assert local.stdout == '{"2":"two","10":"ten","zeta":1,"alpha":{"c":3,"b":2},"mid":[{"y":1,"x":2}]}\n', local

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from faasctl.errors import ArtifactError, InputError, UsageError
+from faasctl.errors import ArtifactError, FaasError, InputError, InternalError, NotFoundError, UsageError
 from faasctl.worker.functions import FunctionSpec, request_payload
 from faasctl.worker.payloads import PAYLOAD_LIMIT, encoded_size, result_from_envelope
 from faasctl.worker.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, check_address, connect, require_sdk
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from faasctl.result import Result
     from faasctl.runtimes.base import Artifact, RunOptions
 
+# Error types a worker reports when it could not run the function at all; the local path raises these.
+NOT_RUN: dict[str, type[FaasError]] = {"UsageError": UsageError, "InputError": InputError,
+                                       "NotFound": NotFoundError, "ArtifactError": ArtifactError,
+                                       "InternalError": InternalError}
 # Modules up to this size travel inside the payload (base64 makes them a third larger).
 INLINE_LIMIT = 1024 * 1024
 HOST_BOUND = (("dirs", "--dir"), ("env", "--env"), ("kv_path", "--kv"))
@@ -40,6 +44,7 @@ def spec_for_target(engine: Engine, target: str | Artifact, *, runtime: str | No
             raise UsageError(f"{flag} names something on this machine and cannot travel to a Temporal worker")
     artifact = target if isinstance(target, Artifact) else engine.resolve(target)
     descriptor = engine.select_runtime(artifact, runtime)
+    engine.limits_for(descriptor, limits)  # a bad --timeout fails here, as it does locally
     image = None
     if len(artifact.source) > INLINE_LIMIT:
         if not (isinstance(target, str) and target.startswith("oci://")):
@@ -88,6 +93,10 @@ def run_remotely(engine: Engine, target: str | Artifact, function_input: Functio
                                 task_queue=task_queue, prefix="faasctl-run")
     if isinstance(envelope, WorkflowFailed):
         raise ArtifactError(f"the run failed on Temporal: {envelope.type}: {envelope.message}")
+    error = envelope.get("error") or {}
+    raised = NOT_RUN.get(str(error.get("type")))
+    if raised is not None:  # the worker could not run it at all: the local path raises, so raise the same
+        raise raised(str(error.get("message")))
     return result_from_envelope(envelope)
 
 
