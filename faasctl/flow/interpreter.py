@@ -1,0 +1,678 @@
+"""The workflow interpreter: a pure state machine that says which functions to run next (see the package
+docstring for the API).
+
+Control flow is written as generators, one per running task list ("thread"): a thread yields an effect
+(run this request; run these branches at once; run this sub-workflow; end the workflow) and the scheduler
+resumes it with the answer. Fork branches are sibling threads; a sub-workflow is a thread in a child
+context. No clock, no I/O, no randomness: ids come from a counter under the caller's workflow id, times
+from ``now_ms``, so the same inputs and results always give the same requests and the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from faasctl.errors import exit_code_for
+from faasctl.flow import scripts
+from faasctl.flow.expressions import resolve
+from faasctl.flow.validate import (
+    JS_EVALUATORS,
+    SCRIPT_TASKS,
+    inline_sub_workflow,
+    iter_tasks,
+    sub_workflow_name,
+    task_type,
+    validate,
+)
+
+NOT_RETRIED = frozenset({"UsageError", "InputError", "ArtifactError", "NotFound"})
+DEFAULT_MAX_ITERATIONS = 1000
+FINISHED = ("COMPLETED", "FAILED", "TERMINATED")
+
+
+# -- effects a thread yields ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    request: dict[str, Any]
+    record: dict[str, Any] | None
+
+
+@dataclass
+class _Branches:
+    bodies: list[Generator[Any, Any, None]]
+
+
+@dataclass
+class _Child:
+    context: _Context
+
+
+@dataclass
+class _End:
+    status: str  # FAILED, TERMINATED or COMPLETED (TERMINATE with COMPLETED)
+    reason: str
+    failed_ref: str | None = None
+    error_type: str | None = None
+    output: Any = None
+    has_output: bool = False
+
+
+# -- state ------------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Context:
+    """One workflow execution: the main one or a sub-workflow."""
+
+    workflow_id: str
+    definition: dict[str, Any]
+    input: Any
+    label: str  # log prefix of its tasks ("" for the main workflow, "sub_ref/" inside a sub-workflow)
+    start_time: int
+    parent: _Thread | None = None
+    parent_task_id: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: list[_Thread] = field(default_factory=list)
+    children: list[_Context] = field(default_factory=list)
+    status: str = "RUNNING"
+    output: Any = None
+    reason: str | None = None
+    failed_refs: list[str] = field(default_factory=list)
+    error_type: str | None = None
+    end_time: int | None = None
+
+    def document(self) -> dict[str, Any]:
+        definition = self.definition
+        return {
+            "workflowId": self.workflow_id,
+            "workflowName": definition.get("name"),
+            "workflowVersion": definition.get("version", 1),
+            "status": self.status,
+            "input": self.input,
+            "output": self.output if self.output is not None else {},
+            "reasonForIncompletion": self.reason,
+            "failedReferenceTaskNames": list(self.failed_refs),
+            "startTime": self.start_time,
+            "endTime": self.end_time,
+            "variables": self.variables,
+            "parentWorkflowId": self.parent.context.workflow_id if self.parent else None,
+            "tasks": self.records,
+        }
+
+
+@dataclass(eq=False)
+class _Thread:
+    body: Generator[Any, Any, None]
+    context: _Context
+    parent: _Thread | None = None  # the thread waiting for this branch
+    waiting: int = 0  # branches still running
+    dead: bool = False
+    started: bool = False
+
+
+@dataclass
+class _Pending:
+    thread: _Thread
+    record: dict[str, Any] | None
+
+
+class Flow:
+    """One workflow execution, driven by ``start`` and ``complete`` (see the package docstring)."""
+
+    def __init__(self, definition: dict[str, Any], input: Any = None, *, workflow_id: str = "wf",
+                 definitions: Mapping[str, Any] | None = None, functions: Mapping[str, Any] | None = None,
+                 max_iterations: int = DEFAULT_MAX_ITERATIONS) -> None:
+        self.definitions = dict(definitions or {})
+        self.functions = dict(functions or {})
+        validate(definition, definitions=self.definitions, functions=self.functions)
+        self.workflow_id = workflow_id
+        self.max_iterations = max_iterations
+        self.root = _Context(workflow_id, definition, {} if input is None else input, "", 0)
+        self._counter = 0
+        self._now = 0
+        self._pending: dict[str, _Pending] = {}
+        self._run: list[dict[str, Any]] = []
+        self._cancel: list[str] = []
+        self.done = False
+
+    # -- the driver's side --------------------------------------------------------------------------------
+
+    def start(self, now_ms: int = 0) -> dict[str, Any]:
+        self._now = int(now_ms)
+        self.root.start_time = self._now
+        self._start_context(self.root)
+        return self._step()
+
+    def complete(self, request_id: str, envelope: Mapping[str, Any], now_ms: int = 0,
+                 started_ms: int | None = None) -> dict[str, Any]:
+        """Feed back how a request ended; unknown or cancelled ids are ignored."""
+        self._now = int(now_ms)
+        pending = self._pending.pop(request_id, None)
+        if pending is not None and not pending.thread.dead:
+            if pending.record is not None and started_ms is not None and pending.record["taskId"] == request_id:
+                pending.record["startTime"] = int(started_ms)
+            self._advance(pending.thread, dict(envelope))
+        return self._step()
+
+    def execution(self) -> dict[str, Any]:
+        return self.root.document()
+
+    @property
+    def status(self) -> str:
+        return self.root.status
+
+    @property
+    def exit_code(self) -> int:
+        if self.root.status == "COMPLETED":
+            return 0
+        if self.root.status == "RUNNING":
+            return 70
+        return exit_code_for(self.root.error_type) if self.root.error_type else 1
+
+    def _step(self) -> dict[str, Any]:
+        run, cancel = self._run, self._cancel
+        self._run, self._cancel = [], []
+        return {"run": run, "cancel": cancel, "done": self.done}
+
+    # -- scheduling ---------------------------------------------------------------------------------------
+
+    def _next_id(self, kind: str) -> str:
+        self._counter += 1
+        return f"{self.workflow_id}-{kind}{self._counter}"
+
+    def _start_context(self, context: _Context) -> None:
+        thread = _Thread(self._workflow_body(context), context)
+        context.threads.append(thread)
+        self._advance(thread, None)
+
+    def _advance(self, thread: _Thread, value: Any) -> None:
+        """Resume ``thread`` with ``value`` until it waits or ends."""
+        while True:
+            try:
+                if thread.started:
+                    effect = thread.body.send(value)
+                else:
+                    thread.started = True
+                    effect = next(thread.body)
+            except StopIteration:
+                self._thread_done(thread)
+                return
+            value = None
+            if isinstance(effect, _Call):
+                self._pending[effect.request["id"]] = _Pending(thread, effect.record)
+                self._run.append(effect.request)
+                return
+            if isinstance(effect, _Branches):
+                thread.waiting = len(effect.bodies)
+                for body in effect.bodies:
+                    child = _Thread(body, thread.context, parent=thread)
+                    thread.context.threads.append(child)
+                    self._advance(child, None)
+                    if thread.dead:
+                        return
+                if thread.waiting:
+                    return
+                continue
+            if isinstance(effect, _Child):
+                effect.context.parent = thread
+                thread.context.children.append(effect.context)
+                self._start_context(effect.context)
+                return
+            if isinstance(effect, _End):
+                self._end_context(thread.context, effect)
+                return
+
+    def _thread_done(self, thread: _Thread) -> None:
+        thread.dead = True
+        context = thread.context
+        if thread.parent is not None:
+            parent = thread.parent
+            parent.waiting -= 1
+            if parent.waiting == 0 and not parent.dead:
+                self._advance(parent, None)
+            return
+        # the main thread of a context ran its last task
+        context.status = "COMPLETED"
+        context.output = self._default_output(context)
+        self._close_context(context)
+
+    def _end_context(self, context: _Context, end: _End) -> None:
+        context.status = end.status
+        context.reason = end.reason
+        context.error_type = end.error_type
+        if end.failed_ref:
+            context.failed_refs.append(end.failed_ref)
+        if end.has_output:
+            output = end.output
+            context.output = output if isinstance(output, dict) else {"output": output}
+        elif end.status == "COMPLETED":
+            context.output = self._default_output(context)
+        self._kill(context)
+        self._close_context(context)
+
+    def _kill(self, context: _Context) -> None:
+        """Stop every thread of a context and its sub-workflows; cancel what they were waiting for."""
+        for child in context.children:
+            if child.status == "RUNNING":
+                child.status, child.reason = "TERMINATED", "the parent workflow ended"
+                child.end_time = self._now
+                self._kill(child)
+        for thread in context.threads:
+            if not thread.dead:
+                thread.dead = True
+                thread.body.close()
+        for request_id, pending in list(self._pending.items()):
+            if pending.thread.context is context:
+                del self._pending[request_id]
+                self._cancel.append(request_id)
+        for record in context.records:
+            if record["status"] in ("SCHEDULED", "IN_PROGRESS"):
+                record["status"] = "CANCELED"
+                record["endTime"] = self._now
+
+    def _close_context(self, context: _Context) -> None:
+        context.end_time = self._now
+        if context.parent is None:
+            self.done = True
+            return
+        waiter = context.parent
+        if not waiter.dead:
+            self._advance(waiter, None)
+
+    def _default_output(self, context: _Context) -> Any:
+        params = context.definition.get("outputParameters")
+        if params:
+            return resolve(params, self._lookup(context))
+        for record in reversed(context.records):
+            if record["status"] not in ("CANCELED", "SKIPPED"):
+                return record["outputData"]
+        return {}
+
+    # -- expressions --------------------------------------------------------------------------------------
+
+    def _lookup(self, context: _Context) -> Any:
+        def lookup(root: str) -> Any:
+            if root == "workflow":
+                return {
+                    "input": context.input,
+                    "variables": context.variables,
+                    "workflowId": context.workflow_id,
+                    "workflowType": context.definition.get("name"),
+                    "workflowVersion": context.definition.get("version", 1),
+                    "schemaVersion": context.definition.get("schemaVersion", 2),
+                    "status": context.status,
+                    "correlationId": None,
+                    "parentWorkflowId": context.parent.context.workflow_id if context.parent else None,
+                    "parentWorkflowTaskId": context.parent_task_id,
+                    "createTime": context.start_time,
+                }
+            record = context.latest.get(root)
+            if record is None:
+                return None
+            return {
+                "input": record["inputData"], "output": record["outputData"], "status": record["status"],
+                "taskId": record["taskId"], "referenceTaskName": record["referenceTaskName"],
+                "taskType": record["taskType"], "taskDefName": record["taskDefName"],
+                "retryCount": record["retryCount"], "iteration": record.get("iteration", 0),
+                "startTime": record["startTime"], "endTime": record["endTime"],
+                "reasonForIncompletion": record["reasonForIncompletion"],
+            }
+
+        return lookup
+
+    def _resolve(self, context: _Context, value: Any) -> Any:
+        return _copy(resolve(value, self._lookup(context)))
+
+    # -- task records -------------------------------------------------------------------------------------
+
+    def _record(self, context: _Context, task: dict[str, Any], iteration: int, input_data: Any) -> dict[str, Any]:
+        ref = task["taskReferenceName"]
+        kind = task_type(task)
+        record = {
+            "taskId": self._next_id("t"),
+            "taskType": task.get("name", kind) if kind == "SIMPLE" else "FORK" if kind == "FORK_JOIN" else kind,
+            "taskDefName": task.get("name", ref),
+            "referenceTaskName": f"{ref}__{iteration}" if iteration else ref,
+            "status": "SCHEDULED",
+            "inputData": input_data,
+            "outputData": {},
+            "logs": [],
+            "reasonForIncompletion": None,
+            "retryCount": 0,
+            "startTime": self._now,
+            "endTime": None,
+            "error": None,
+            "optional": bool(task.get("optional", False)),
+        }
+        if iteration:
+            record["iteration"] = iteration
+        context.records.append(record)
+        context.latest[ref] = record
+        return record
+
+    def _finish(self, record: dict[str, Any], output: Any, status: str = "COMPLETED") -> None:
+        record["outputData"] = output
+        record["status"] = status
+        record["endTime"] = self._now
+
+    def _request(self, context: _Context, record: dict[str, Any], function: dict[str, Any], input: Any,
+                 kind: str = "task", attempt: int = 0, delay: float = 0) -> dict[str, Any]:
+        return {
+            "id": record["taskId"] if kind == "task" else self._next_id("e"),
+            "ref": context.label + record["referenceTaskName"],
+            "kind": kind,
+            "function": function,
+            "input": input,
+            "attempt": attempt,
+            "delay_seconds": delay,
+        }
+
+    # -- control flow -------------------------------------------------------------------------------------
+
+    def _workflow_body(self, context: _Context) -> Generator[Any, Any, None]:
+        yield from self._sequence(context, context.definition["tasks"], 0)
+
+    def _sequence(self, context: _Context, tasks: list[dict[str, Any]], iteration: int) -> Iterator[Any]:
+        for task in tasks:
+            yield from self._task(context, task, iteration)
+
+    def _task(self, context: _Context, task: dict[str, Any], iteration: int) -> Iterator[Any]:
+        kind = task_type(task)
+        record = self._record(context, task, iteration, self._resolve(context, task.get("inputParameters") or {}))
+        handler = getattr(self, f"_run_{kind.lower()}")
+        yield from handler(context, task, record, iteration)
+
+    def _failed(self, context: _Context, task: dict[str, Any], record: dict[str, Any], error: dict[str, Any],
+                output: Any = None) -> Iterator[Any]:
+        """A task failed for good: COMPLETED_WITH_ERRORS when optional, else the workflow fails."""
+        message = f"{error.get('type')}: {error.get('message')}"
+        record["reasonForIncompletion"] = message
+        record["error"] = error
+        if task.get("optional"):
+            self._finish(record, output if output is not None else {}, "COMPLETED_WITH_ERRORS")
+            return
+        self._finish(record, output if output is not None else {}, "FAILED")
+        yield _End("FAILED", f"task {context.label}{record['referenceTaskName']} failed: {message}",
+                   failed_ref=record["referenceTaskName"], error_type=str(error.get("type") or "FunctionError"))
+
+    def _call(self, context: _Context, task: dict[str, Any], record: dict[str, Any], function: dict[str, Any],
+              input: Any) -> Generator[Any, Any, dict[str, Any] | None]:
+        """Run a function for a task, with the task's retries; the final record is the latest one.
+        Returns the successful envelope, or None after ``_failed`` (an optional task goes on)."""
+        definition = task.get("taskDefinition") or {}
+        retries = int(definition.get("retryCount", 0) or 0)
+        attempt, delay = 0, 0.0
+        while True:
+            record["status"] = "IN_PROGRESS"
+            envelope = yield _Call(self._request(context, record, function, input, attempt=attempt, delay=delay),
+                                   record)
+            record["logs"].extend(envelope.get("logs") or [])
+            if envelope.get("ok"):
+                return envelope
+            error = envelope.get("error") or {"type": "FunctionError", "message": "failed", "detail": None}
+            if attempt >= retries or error.get("type") in NOT_RETRIED:
+                yield from self._failed(context, task, record, error)
+                return None
+            record["reasonForIncompletion"] = f"{error.get('type')}: {error.get('message')}"
+            record["error"] = error
+            self._finish(record, {}, "FAILED")
+            record["retried"] = True
+            attempt += 1
+            delay = _retry_delay(definition, attempt)
+            record = self._retry_record(context, task, record, attempt)
+
+    def _retry_record(self, context: _Context, task: dict[str, Any], failed: dict[str, Any],
+                      attempt: int) -> dict[str, Any]:
+        record = dict(failed)
+        record.update(taskId=self._next_id("t"), status="SCHEDULED", outputData={}, logs=[], error=None,
+                      reasonForIncompletion=None, retryCount=attempt, startTime=self._now, endTime=None)
+        record.pop("retried", None)
+        record["retriedTaskId"] = failed["taskId"]
+        context.records.append(record)
+        context.latest[task["taskReferenceName"]] = record
+        return record
+
+    def _evaluate(self, context: _Context, task: dict[str, Any], record: dict[str, Any], expression: str,
+                  input: Any) -> Generator[Any, Any, tuple[bool, Any]]:
+        """A JavaScript expression's value, run as an "eval" request; (False, None) after a failure."""
+        function = scripts.js_expression(context.label + record["referenceTaskName"], expression,
+                                         _limits(task))
+        envelope = yield _Call(self._request(context, record, function, input, kind="eval"), record)
+        record["logs"].extend(envelope.get("logs") or [])
+        if envelope.get("ok"):
+            return True, envelope.get("result")
+        error = envelope.get("error") or {"type": "FunctionError", "message": "failed", "detail": None}
+        yield from self._failed(context, task, record, error)
+        return False, None
+
+    # -- task types ---------------------------------------------------------------------------------------
+
+    def _run_simple(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                    iteration: int) -> Iterator[Any]:
+        name = task["name"]
+        params = record["inputData"]
+        if name in SCRIPT_TASKS:
+            function = scripts.lambda_task(SCRIPT_TASKS[name], context.label + record["referenceTaskName"],
+                                           params, _limits(task))
+        else:
+            function = scripts.mapped_task(self.functions[name], _limits(task))
+        envelope = yield from self._call(context, task, record, function, params)
+        if envelope is not None:
+            result = envelope.get("result")
+            wrap = name in SCRIPT_TASKS or not isinstance(result, dict)
+            self._finish(context.latest[task["taskReferenceName"]], {"result": result} if wrap else result)
+
+    def _run_inline(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                    iteration: int) -> Iterator[Any]:
+        params = record["inputData"]
+        evaluator = params.get("evaluatorType", "javascript")
+        if evaluator == "value-param":
+            self._finish(record, {"result": _copy(params.get(params.get("expression")))})
+            return
+        function = scripts.js_expression(context.label + record["referenceTaskName"], params["expression"],
+                                         _limits(task))
+        envelope = yield from self._call(context, task, record, function, params)
+        if envelope is not None:
+            self._finish(context.latest[task["taskReferenceName"]], {"result": envelope.get("result")})
+
+    def _run_lambda(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                    iteration: int) -> Iterator[Any]:
+        params = record["inputData"]
+        function = scripts.js_lambda(context.label + record["referenceTaskName"], params["scriptExpression"],
+                                     _limits(task))
+        envelope = yield from self._call(context, task, record, function, params)
+        if envelope is not None:
+            self._finish(context.latest[task["taskReferenceName"]], {"result": envelope.get("result")})
+
+    def _run_switch(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                    iteration: int) -> Iterator[Any]:
+        evaluator = task.get("evaluatorType", "value-param")
+        if evaluator in JS_EVALUATORS:
+            ok, value = yield from self._evaluate(context, task, record, task["expression"], record["inputData"])
+            if not ok:
+                return
+        else:
+            value = record["inputData"].get(task["expression"])
+        case = _case_key(value)
+        self._finish(record, {"evaluationResult": [case]})
+        yield from self._branch(context, task, case, iteration)
+
+    def _run_decision(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                      iteration: int) -> Iterator[Any]:
+        if task.get("caseExpression"):
+            ok, value = yield from self._evaluate(context, task, record, task["caseExpression"],
+                                                  record["inputData"])
+            if not ok:
+                return
+        else:
+            value = record["inputData"].get(task["caseValueParam"])
+        case = _case_key(value)
+        self._finish(record, {"caseOutput": [case], "evaluationResult": [case]})
+        yield from self._branch(context, task, case, iteration)
+
+    def _branch(self, context: _Context, task: dict[str, Any], case: str, iteration: int) -> Iterator[Any]:
+        cases = task.get("decisionCases") or {}
+        tasks = cases[case] if case in cases else task.get("defaultCase") or []
+        yield from self._sequence(context, tasks, iteration)
+
+    def _run_fork_join(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                       iteration: int) -> Iterator[Any]:
+        self._finish(record, {})
+        yield _Branches([self._branch_body(context, branch, iteration) for branch in task["forkTasks"]])
+
+    def _branch_body(self, context: _Context, tasks: list[dict[str, Any]],
+                     iteration: int) -> Generator[Any, Any, None]:
+        yield from self._sequence(context, tasks, iteration)
+
+    def _run_join(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                  iteration: int) -> Iterator[Any]:
+        join_on = list(task.get("joinOn") or [])
+        record["inputData"] = {**record["inputData"], "joinOn": join_on}
+        output = {ref: _copy(context.latest[ref]["outputData"]) for ref in join_on if ref in context.latest}
+        self._finish(record, output)
+        return iter(())
+
+    def _run_do_while(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                      iteration: int) -> Iterator[Any]:
+        ref = task["taskReferenceName"]
+        body_refs = [t["taskReferenceName"] for _, t in iter_tasks(task["loopOver"], "")]
+        record["status"] = "IN_PROGRESS"
+        output: dict[str, Any] = {}
+        record["outputData"] = output
+        number = 0
+        while True:
+            number += 1
+            record["iteration"] = number
+            output["iteration"] = number
+            yield from self._sequence(context, task["loopOver"], number)
+            output[str(number)] = {name: _copy(context.latest[name]["outputData"]) for name in body_refs
+                                   if context.latest.get(name, {}).get("iteration") == number}
+            condition_input = self._resolve(context, task.get("inputParameters") or {})
+            condition_input[ref] = _copy(output)
+            for name in body_refs:
+                if name in context.latest:
+                    condition_input[name] = _copy(context.latest[name]["outputData"])
+            ok, value = yield from self._evaluate(context, task, record, task["loopCondition"], condition_input)
+            if not ok:
+                return
+            if not _truthy(value):
+                break
+            if number >= self.max_iterations:
+                error = {"type": "FunctionError", "detail": None,
+                         "message": f"DO_WHILE {ref} stopped at the iteration cap of {self.max_iterations} "
+                                    f"(loopCondition still true; raise it with --max-iterations)"}
+                yield from self._failed(context, task, record, error, output)
+                return
+        self._finish(record, output)
+
+    def _run_set_variable(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                          iteration: int) -> Iterator[Any]:
+        context.variables.update(_copy(record["inputData"]))
+        self._finish(record, {})
+        return iter(())
+
+    def _run_terminate(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                       iteration: int) -> Iterator[Any]:
+        params = record["inputData"]
+        status = str(params.get("terminationStatus") or "COMPLETED").upper()
+        if status not in FINISHED:
+            error = {"type": "FunctionError", "detail": None,
+                     "message": f"terminationStatus {status!r} is not COMPLETED, FAILED or TERMINATED"}
+            yield from self._failed(context, task, record, error)
+            return
+        reason = params.get("terminationReason")
+        reason = str(reason) if reason is not None else f"terminated by {record['referenceTaskName']} ({status})"
+        has_output = "workflowOutput" in params
+        self._finish(record, {"output": params.get("workflowOutput")} if has_output else {})
+        yield _End(status, reason, error_type=None, output=params.get("workflowOutput"), has_output=has_output,
+                   failed_ref=record["referenceTaskName"] if status != "COMPLETED" else None)
+
+    def _run_sub_workflow(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                          iteration: int) -> Iterator[Any]:
+        definition = inline_sub_workflow(task) or self.definitions[sub_workflow_name(task) or ""]
+        child = _Context(self._next_id("w"), definition, record["inputData"],
+                         f"{context.label}{record['referenceTaskName']}/", self._now, parent_task_id=record["taskId"])
+        record["subWorkflowId"] = child.workflow_id
+        record["status"] = "IN_PROGRESS"
+        yield _Child(child)
+        record["subWorkflow"] = child.document()
+        output = {"subWorkflowId": child.workflow_id, **(child.output or {})}
+        if child.status == "COMPLETED":
+            self._finish(record, output)
+            return
+        error = {"type": child.error_type or "FunctionError", "message": child.reason or child.status,
+                 "detail": None}
+        yield from self._failed(context, task, record, error, output)
+
+    def _run_json_jq_transform(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+                               iteration: int) -> Iterator[Any]:
+        from faasctl.flow.jq import transform
+
+        params = record["inputData"]
+        results, problem = transform(str(params.get("queryExpression")), params)
+        if problem is not None:
+            error = {"type": "FunctionError", "message": f"jq: {problem}", "detail": None}
+            yield from self._failed(context, task, record, error, {"error": problem})
+            return
+        assert results is not None
+        self._finish(record, {"result": results[0] if results else None, "resultList": results})
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+
+
+def _limits(task: Mapping[str, Any]) -> dict[str, Any]:
+    definition = task.get("taskDefinition") or {}
+    seconds = definition.get("timeoutSeconds")
+    return {"timeout": f"{seconds}s"} if seconds else {}
+
+
+def _retry_delay(definition: Mapping[str, Any], attempt: int) -> float:
+    delay = float(definition.get("retryDelaySeconds", 0) or 0)
+    logic = definition.get("retryLogic", "FIXED")
+    if logic == "EXPONENTIAL_BACKOFF":
+        return delay * 2 ** (attempt - 1)
+    if logic == "LINEAR_BACKOFF":
+        return delay * float(definition.get("backoffScaleFactor", 1) or 1) * attempt
+    return delay
+
+
+def _case_key(value: Any) -> str:
+    """A case value as Conductor's String.valueOf gives it for JSON-typed values."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    """JavaScript truthiness of a JSON value."""
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, dict | list):
+        return True
+    return bool(value)
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value, so a task's input never aliases another task's output."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
