@@ -122,28 +122,15 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
 
 def prepare_flow(engine: Any, path: Path, input_value: Any, *, workflow: str | None = None,
                  tasks: list[str] | tuple[str, ...] = (), config: str | None = None,
-                 config_tasks: dict[str, Path] | None = None, max_iterations: int = 1000,
-                 workflow_id: str | None = None) -> Any:
-    """Read and validate a workflow file into a ready ``Flow`` (exit 2 errors name the file, path, line)."""
-    from faasctl.flow.interpreter import Flow
-    from faasctl.flow.loader import function_specs, load_bundle, locate, parse_task_options
-    from faasctl.flow.validate import FlowDefinitionError
+                 max_iterations: int = 1000) -> Any:
+    """Task mappings from faasctl.yaml, then ``--task`` pairs over them; the rest is ``loader.prepare_flow``."""
+    from faasctl.flow import loader
+    from faasctl.flow.executor import runtime_of
 
-    bundle = load_bundle(path, workflow)
-    mapped = dict(config_tasks if config_tasks is not None else _config_tasks(config))
-    mapped.update(parse_task_options(tasks, Path(os.getcwd())))
-    specs = function_specs(mapped, lambda file: _runtime_of(engine, file))
-    try:
-        return Flow(bundle.definition, input_value, workflow_id=workflow_id or _workflow_id(bundle.definition),
-                    definitions=bundle.definitions, functions=specs, max_iterations=max_iterations)
-    except FlowDefinitionError as exc:
-        raise locate(exc, bundle) from None
-
-
-def _workflow_id(definition: dict[str, Any]) -> str:
-    """Ids are for reading, not uniqueness across runs: the interpreter stays deterministic."""
-    name = definition.get("name")
-    return f"{name}-1" if isinstance(name, str) and name else "workflow-1"
+    mapped = _config_tasks(config)
+    mapped.update(loader.parse_task_options(tasks, Path(os.getcwd())))
+    return loader.prepare_flow(path, input_value, mapped=mapped, runtime_of=lambda file: runtime_of(engine, file),
+                               workflow=workflow, max_iterations=max_iterations)
 
 
 def _config_tasks(config: str | None) -> dict[str, Path]:
@@ -151,15 +138,6 @@ def _config_tasks(config: str | None) -> dict[str, Path]:
     from faasctl.paths import StateDirs
 
     return dict(load_config(config, StateDirs.from_environment(), os.getcwd()).get("tasks", {}))
-
-
-def _runtime_of(engine: Any, file: Path) -> str:
-    from faasctl.errors import UsageError
-
-    descriptor = engine.registry.for_ending(file.suffix.lower())
-    if descriptor is None:
-        raise UsageError(f"cannot tell the runtime of task file {file}: unknown ending {file.suffix or '(none)'!r}")
-    return descriptor.name
 
 
 def _print_logs(request: dict[str, Any], envelope: dict[str, Any]) -> None:

@@ -56,6 +56,15 @@ def function_target(spec: Mapping[str, Any]) -> tuple[Artifact | str, str | None
 _ENDINGS = {"js": ".js", "python": ".py", "lua": ".lua", "wasm": ".wasm"}
 
 
+def runtime_of(engine: Engine, file: Path) -> str:
+    """The runtime a mapped task file runs on, from its ending (as ``faasctl run`` picks it)."""
+    descriptor = engine.registry.for_ending(file.suffix.lower())
+    if descriptor is None:
+        raise UsageError(f"cannot tell the runtime of task file {file}: unknown ending {file.suffix or '(none)'!r}",
+                         hint="known endings: " + ", ".join(engine.registry.endings()))
+    return descriptor.name
+
+
 def failure_envelope(exc: FaasError) -> dict[str, Any]:
     """An envelope for a function that could not run at all (unknown runtime, broken artifact)."""
     return {"ok": False, "result": None, "output_type": None, "logs": [], "stats": None,

@@ -210,3 +210,19 @@ def function_specs(mapped: Mapping[str, Path], runtime_of: Callable[[Path], str]
             spec["code_base64"] = base64.b64encode(data).decode("ascii")
         specs[name] = spec
     return specs
+
+
+def prepare_flow(path: Path, input_value: Any, *, mapped: Mapping[str, Path], runtime_of: Callable[[Path], str],
+                 workflow: str | None = None, max_iterations: int = 1000, workflow_id: str | None = None) -> Any:
+    """Read and validate a workflow file into a ready ``Flow``; errors name the file, the path and (YAML) line."""
+    from faasctl.flow.interpreter import Flow
+
+    bundle = load_bundle(path, workflow)
+    specs = function_specs(mapped, runtime_of)
+    name = bundle.definition.get("name")
+    try:
+        return Flow(bundle.definition, input_value, definitions=bundle.definitions, functions=specs,
+                    workflow_id=workflow_id or (f"{name}-1" if isinstance(name, str) and name else "workflow-1"),
+                    max_iterations=max_iterations)
+    except FlowDefinitionError as exc:
+        raise locate(exc, bundle) from None
