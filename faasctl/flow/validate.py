@@ -137,11 +137,11 @@ class _Checker:
                 previous = tasks[index - 1] if index else None
                 if not isinstance(previous, dict) or task_type(previous) != "FORK_JOIN":
                     raise fail(here, "a JOIN must follow a FORK_JOIN in the same task list")
+            self.task(task, kind, here, refs, fail, stack, in_loop, tasks[index - 1] if index else None)
             if kind == "FORK_JOIN":
                 following = tasks[index + 1] if index + 1 < len(tasks) else None
                 if not isinstance(following, dict) or task_type(following) != "JOIN":
                     raise fail(here, "a FORK_JOIN must be followed by its JOIN")
-            self.task(task, kind, here, refs, fail, stack, in_loop, tasks[index - 1] if index else None)
             for child_path, children in child_lists(task, here):
                 if not children and kind == "DO_WHILE":
                     raise fail(child_path, "must list the tasks of one iteration")
@@ -289,6 +289,8 @@ class _Checker:
             return
         if name is None:
             raise fail(f"{where}.name", "missing: the name of the sub-workflow")
+        if name in stack:
+            raise fail(f"{where}.name", f"sub-workflow cycle: {' -> '.join((*stack, name))}")
         if name not in self.definitions:
             raise fail(f"{where}.name", f"no definition of workflow {name!r} (looked in the same file and "
                                         f"for {name}.json / {name}.yaml beside it)")

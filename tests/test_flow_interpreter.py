@@ -1,0 +1,168 @@
+"""The interpreter as a pure state machine: requests, determinism, cancellation and the document's shape.
+
+These drive ``Flow`` with envelopes written here, as a Temporal workflow would feed activity results back;
+the real runs are in test_flow_tasks.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flow_support import js, py, workflow
+
+from faasctl.flow.expressions import resolve
+from faasctl.flow.interpreter import Flow
+
+
+def ok(result, logs=()):
+    return {"ok": True, "result": result, "logs": list(logs), "error": None}
+
+
+def failed(kind="FunctionError", message="boom"):
+    return {"ok": False, "result": None, "logs": [], "error": {"type": kind, "message": message, "detail": None}}
+
+
+def fork(*branches):
+    return [{"name": "f", "taskReferenceName": "fork_ref", "type": "FORK_JOIN", "forkTasks": list(branches)},
+            {"name": "j", "taskReferenceName": "join_ref", "type": "JOIN",
+             "joinOn": [branch[-1]["taskReferenceName"] for branch in branches]}]
+
+
+def test_requests_carry_a_function_spec_and_the_resolved_input():
+    flow = Flow(workflow(py("p_ref", "return 1", lambdaValue="${workflow.input.x}", outputIsJson="true")),
+                {"x": [1]}, workflow_id="wf-9")
+    step = flow.start(1000)
+    assert step["done"] is False and step["cancel"] == []
+    (request,) = step["run"]
+    assert request == {
+        "id": "wf-9-t1", "ref": "p_ref", "kind": "task", "attempt": 0, "delay_seconds": 0,
+        "function": {"runtime": "python", "code": "return 1", "name": "p_ref.py", "output_json": "true",
+                     "limits": {}},
+        "input": {"scriptExpression": "return 1", "lambdaValue": [1], "outputIsJson": "true"},
+    }
+    json.dumps(step)  # plain data, ready for any driver
+
+
+def drive(definition, answers, input=None, **options):
+    """Run a flow answering each request with answers[ref] (a callable or an envelope); returns (flow, log)."""
+    flow = Flow(definition, input, workflow_id="wf", **options)
+    log = []
+    clock = [0]
+    step = flow.start(0)
+    queue = list(step["run"])
+    while queue:
+        request = queue.pop(0)
+        log.append(request["id"] + ":" + request["ref"])
+        answer = answers[request["ref"]]
+        clock[0] += 10
+        step = flow.complete(request["id"], answer(request) if callable(answer) else answer, clock[0])
+        queue = [r for r in queue if r["id"] not in step["cancel"]] + step["run"]
+    return flow, log
+
+
+def test_the_same_inputs_give_the_same_requests_and_document():
+    definition = workflow(*fork([js("a", "1")], [js("b", "2"), js("c", "3", x="${b.output.result}")]),
+                          js("d", "4", y="${join_ref.output}"))
+    answers = {ref: (lambda request: ok(request["input"])) for ref in "abcd"}
+    first = drive(definition, answers, {"k": 1})
+    second = drive(definition, answers, {"k": 1})
+    assert first[1] == second[1] == ["wf-t2:a", "wf-t3:b", "wf-t4:c", "wf-t6:d"]
+    assert json.dumps(first[0].execution()) == json.dumps(second[0].execution())
+
+
+def test_fork_branches_are_requested_together():
+    flow = Flow(workflow(*fork([js("a", "1")], [js("b", "2")], [py("c", "3")])), workflow_id="wf")
+    step = flow.start(0)
+    assert [r["ref"] for r in step["run"]] == ["a", "b", "c"]
+    step = flow.complete("wf-t3", ok(2), 1)
+    assert step == {"run": [], "cancel": [], "done": False}
+
+
+def test_a_failed_branch_cancels_the_others():
+    flow = Flow(workflow(*fork([js("a", "1")], [js("b", "2"), js("b2", "x")], [js("c", "3")])), workflow_id="wf")
+    step = flow.start(0)
+    ids = {r["ref"]: r["id"] for r in step["run"]}
+    step = flow.complete(ids["b"], ok(1), 5)  # b ends; b2 is requested
+    (b2,) = step["run"]
+    step = flow.complete(ids["c"], failed("Timeout", "timed out after 1s"), 7)
+    assert step["done"] is True
+    assert sorted(step["cancel"]) == sorted([ids["a"], b2["id"]])
+    assert flow.exit_code == 3
+    statuses = {t["referenceTaskName"]: t["status"] for t in flow.execution()["tasks"]}
+    assert statuses == {"fork_ref": "COMPLETED", "a": "CANCELED", "b": "COMPLETED", "b2": "CANCELED", "c": "FAILED"}
+    assert flow.complete(ids["a"], ok(1), 9) == {"run": [], "cancel": [], "done": True}  # late answers are ignored
+
+
+def test_retries_with_delays_and_non_retryable_errors():
+    task = js("r", "x")
+    task["taskDefinition"] = {"retryCount": 3, "retryLogic": "EXPONENTIAL_BACKOFF", "retryDelaySeconds": 2}
+    flow = Flow(workflow(task), workflow_id="wf")
+    step = flow.start(0)
+    delays = []
+    for _ in range(3):
+        step = flow.complete(step["run"][0]["id"], failed(), 1)
+        delays.append((step["run"][0]["attempt"], step["run"][0]["delay_seconds"]))
+    assert delays == [(1, 2.0), (2, 4.0), (3, 8.0)]
+    linear = js("r", "x")
+    linear["taskDefinition"] = {"retryCount": 5, "retryLogic": "LINEAR_BACKOFF", "retryDelaySeconds": 1,
+                                "backoffScaleFactor": 3}
+    flow = Flow(workflow(linear), workflow_id="wf")
+    step = flow.complete(flow.start(0)["run"][0]["id"], failed(), 1)
+    assert step["run"][0]["delay_seconds"] == 3.0
+    step = flow.complete(step["run"][0]["id"], failed("ArtifactError", "corrupt"), 2)  # never retried
+    assert step["done"] and flow.exit_code == 7
+    assert [t["retryCount"] for t in flow.execution()["tasks"]] == [0, 1]
+
+
+def test_conditions_are_eval_requests_with_the_conductor_input():
+    loop = {"name": "l", "taskReferenceName": "loop", "type": "DO_WHILE", "inputParameters": {"max": 2},
+            "loopCondition": "$.loop.iteration < $.max", "loopOver": [js("body", "x")]}
+    flow = Flow(workflow(loop), workflow_id="wf")
+    step = flow.start(0)
+    step = flow.complete(step["run"][0]["id"], ok("one"), 1)
+    (condition,) = step["run"]
+    assert condition["kind"] == "eval" and condition["function"]["output_json"] == "true"
+    assert condition["input"] == {"max": 2, "loop": {"iteration": 1, "1": {"body": {"result": "one"}}},
+                                  "body": {"result": "one"}}
+    assert "eval(\"$.loop.iteration < $.max\")" in condition["function"]["code"]
+
+
+def test_execution_document_shape():
+    flow, _ = drive(workflow(js("a", "1"), {"name": "v", "taskReferenceName": "v", "type": "SET_VARIABLE",
+                                            "inputParameters": {"x": "${a.output.result}"}}),
+                    {"a": ok({"n": 1}, ["hello"])}, {"in": True})
+    document = flow.execution()
+    assert set(document) >= {"workflowId", "workflowName", "workflowVersion", "status", "input", "output",
+                             "reasonForIncompletion", "failedReferenceTaskNames", "startTime", "endTime",
+                             "tasks", "variables"}
+    assert document["variables"] == {"x": {"n": 1}}
+    task = document["tasks"][0]
+    assert set(task) >= {"taskId", "taskType", "referenceTaskName", "status", "inputData", "outputData", "logs",
+                         "reasonForIncompletion", "retryCount", "startTime", "endTime", "error"}
+    assert (task["taskType"], task["logs"], task["startTime"], task["endTime"]) == ("GLOBAL___js", ["hello"], 0, 10)
+
+
+def test_inputs_never_alias_outputs():
+    flow, _ = drive(workflow(js("a", "1"), js("b", "2", v="${a.output.result}")),
+                    {"a": ok({"list": [1]}), "b": lambda request: ok(request["input"]["v"]["list"].append(2))})
+    a, b = flow.execution()["tasks"]
+    assert a["outputData"] == {"result": {"list": [1]}}
+
+
+def test_expressions_whole_value_interpolation_and_paths():
+    roots = {"workflow": {"input": {"name": "Ada", "n": 3, "deep": {"a": [{"b": "x"}]}}},
+             "r": {"output": {"result": {"k": [10, 20]}, "nothing": None}, "iteration": 2}}
+    lookup = roots.get
+    assert resolve("${workflow.input.n}", lookup) == 3
+    assert resolve("n=${workflow.input.n}", lookup) == "n=3"
+    assert resolve("${workflow.input.deep.a[0].b}", lookup) == "x"
+    assert resolve("${r.output.result.k[-1]}", lookup) == 20
+    assert resolve("${r['iteration']}", lookup) == 2
+    assert resolve("${r.output['result'][\"k\"][0]}", lookup) == 10
+    assert resolve("${workflow.input.missing.path}", lookup) is None
+    assert resolve("[${r.output.nothing}]", lookup) == "[]"
+    assert resolve("obj ${r.output.result}", lookup) == 'obj {"k":[10,20]}'
+    assert resolve("$${literal} ${workflow.input.name}", lookup) == "${literal} Ada"
+    assert resolve({"list": ["${workflow.input.name}", 1, True]}, lookup) == {"list": ["Ada", 1, True]}
+    assert resolve("${r.output.result.k[*]}", lookup) == [10, 20]
+    assert resolve("${ghost.output}", lookup) is None
