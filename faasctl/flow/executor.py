@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faasctl.engine import artifact_from_bytes
 from faasctl.errors import FaasError, InternalError, UsageError
+from faasctl.inputs import FunctionInput
+from faasctl.output import output_mode
+from faasctl.runtimes.base import Artifact, RunOptions
 
 if TYPE_CHECKING:
     from faasctl.engine import Engine
     from faasctl.flow.interpreter import Flow
-    from faasctl.runtimes.base import Artifact, RunOptions
 
 TaskDone = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -31,10 +34,6 @@ def function_target(spec: Mapping[str, Any]) -> tuple[Artifact | str, str | None
     """A function spec (the serve deploy body) as ``Engine.run`` arguments: target, runtime, options, limits.
 
     The one mapping from a task to a function; it moves to the core's ``FunctionSpec`` once that lands."""
-    from faasctl.engine import artifact_from_bytes
-    from faasctl.output import output_mode
-    from faasctl.runtimes.base import RunOptions
-
     runtime = spec.get("runtime")
     options = RunOptions(output_json=output_mode(spec.get("output_json", "auto")))
     limits = dict(spec.get("limits") or {})
@@ -103,6 +102,14 @@ class LocalExecutor:
             while True:
                 for request_id in step["cancel"]:
                     self._cancel(request_id)
+                if len(step["run"]) == 1 and not futures and not step["done"]:
+                    # nothing else in flight: run it here, without a hand-off to a pool thread and back
+                    running = _Running(step["run"][0])
+                    envelope = self._run(running)
+                    if self.on_task_done is not None:
+                        self.on_task_done(running.request, envelope)
+                    step = flow.complete(running.request["id"], envelope, self._now(), running.started_ms)
+                    continue
                 for request in step["run"]:
                     running = _Running(request)
                     self._running[request["id"]] = running
@@ -160,8 +167,6 @@ class LocalExecutor:
             return failure_envelope(InternalError(f"{type(exc).__name__}: {exc}"))
 
     def _run_function(self, request: dict[str, Any]) -> dict[str, Any]:
-        from faasctl.inputs import FunctionInput
-
         target, runtime, options, limits = function_target(request["function"])
         merged = {**self.limits, **limits}
         result = self.engine.run(target, FunctionInput.of(request.get("input")), runtime=runtime,

@@ -553,11 +553,12 @@ class Flow:
             yield from self._sequence(context, task["loopOver"], number)
             output[str(number)] = {name: _copy(context.latest[name]["outputData"]) for name in body_refs
                                    if context.latest.get(name, {}).get("iteration") == number}
-            condition_input = self._resolve(context, task.get("inputParameters") or {})
-            condition_input[ref] = _copy(output)
+            # Not stored anywhere, only sent: no copies needed (a loop's output grows with every iteration).
+            condition_input = resolve(task.get("inputParameters") or {}, self._lookup(context))
+            condition_input[ref] = output
             for name in body_refs:
                 if name in context.latest:
-                    condition_input[name] = _copy(context.latest[name]["outputData"])
+                    condition_input[name] = context.latest[name]["outputData"]
             ok, value = yield from self._evaluate(context, task, record, task["loopCondition"], condition_input)
             if not ok:
                 return
