@@ -662,12 +662,12 @@ def _case_key(value: Any) -> str:
 
 
 def _truthy(value: Any) -> bool:
-    """JavaScript truthiness of a JSON value."""
-    if isinstance(value, str):
-        return value != ""
-    if isinstance(value, dict | list):
-        return True
-    return bool(value)
+    """Conductor's ScriptEvaluator.toBoolean: a boolean as it is, a number when above 0, anything else false."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value > 0
+    return False
 
 
 def _copy(value: Any) -> Any:
