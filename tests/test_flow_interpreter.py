@@ -166,3 +166,38 @@ def test_expressions_whole_value_interpolation_and_paths():
     assert resolve({"list": ["${workflow.input.name}", 1, True]}, lookup) == {"list": ["Ada", 1, True]}
     assert resolve("${r.output.result.k[*]}", lookup) == [10, 20]
     assert resolve("${ghost.output}", lookup) is None
+
+
+def test_branches_and_sub_workflows_that_end_at_once():
+    def setter(ref, **values):
+        return {"name": ref, "taskReferenceName": ref, "type": "SET_VARIABLE", "inputParameters": values}
+
+    child = workflow(setter("inner", x=1), name="child")
+    sub = {"name": "s", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child"}}
+    flow = Flow(workflow(*fork([setter("a", a=1)], [setter("b", b=2)]), sub, setter("after", c=3)),
+                workflow_id="wf", definitions={"child": child})
+    step = flow.start(0)
+    assert step == {"run": [], "cancel": [], "done": True}
+    document = flow.execution()
+    assert [t["referenceTaskName"] for t in document["tasks"]] == ["fork_ref", "a", "b", "join_ref", "sub", "after"]
+    assert document["variables"] == {"a": 1, "b": 2, "c": 3} and document["status"] == "COMPLETED"
+
+
+def test_yaml_case_keys_match_as_strings():
+    switch = {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "expression": "v", "inputParameters": {"v": 2},
+              "decisionCases": {2: [{"name": "x", "taskReferenceName": "two", "type": "SET_VARIABLE"}],
+                                True: [{"name": "y", "taskReferenceName": "yes", "type": "SET_VARIABLE"}]}}
+    flow = Flow(workflow(switch), workflow_id="wf")
+    flow.start(0)
+    assert [t["referenceTaskName"] for t in flow.execution()["tasks"]] == ["s", "two"]
+
+
+def test_definitions_must_be_json_compatible():
+    import datetime
+
+    import pytest
+
+    from faasctl.flow.validate import FlowDefinitionError
+
+    with pytest.raises(FlowDefinitionError, match="not JSON-compatible"):
+        Flow(workflow(js("a", "1"), version=datetime.date(2024, 1, 1)))

@@ -114,6 +114,7 @@ class _Thread:
     waiting: int = 0  # branches still running
     dead: bool = False
     started: bool = False
+    forking: bool = False  # starting its branches: a branch that ends at once must not resume it yet
 
 
 @dataclass
@@ -210,15 +211,17 @@ class Flow:
                 return
             if isinstance(effect, _Branches):
                 thread.waiting = len(effect.bodies)
+                thread.forking = True
                 for body in effect.bodies:
                     child = _Thread(body, thread.context, parent=thread)
                     thread.context.threads.append(child)
                     self._advance(child, None)
                     if thread.dead:
                         return
+                thread.forking = False
                 if thread.waiting:
                     return
-                continue
+                continue  # every branch ended at once
             if isinstance(effect, _Child):
                 effect.context.parent = thread
                 thread.context.children.append(effect.context)
@@ -234,7 +237,7 @@ class Flow:
         if thread.parent is not None:
             parent = thread.parent
             parent.waiting -= 1
-            if parent.waiting == 0 and not parent.dead:
+            if parent.waiting == 0 and not parent.dead and not parent.forking:
                 self._advance(parent, None)
             return
         # the main thread of a context ran its last task
@@ -517,7 +520,8 @@ class Flow:
         yield from self._branch(context, task, case, iteration)
 
     def _branch(self, context: _Context, task: dict[str, Any], case: str, iteration: int) -> Iterator[Any]:
-        cases = task.get("decisionCases") or {}
+        # YAML may give case keys as numbers or booleans; they match as Conductor's strings would
+        cases = {_case_key(key): branch for key, branch in (task.get("decisionCases") or {}).items()}
         tasks = cases[case] if case in cases else task.get("defaultCase") or []
         yield from self._sequence(context, tasks, iteration)
 

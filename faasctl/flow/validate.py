@@ -6,6 +6,7 @@ Pure: the definitions of sub-workflows and the SIMPLE task mappings are given by
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -95,6 +96,10 @@ class _Checker:
         if not isinstance(definition, dict):
             raise fail("", f"not a workflow definition: expected an object with 'tasks', "
                            f"got {type(definition).__name__}")
+        try:
+            json.dumps(definition, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise fail("", f"not JSON-compatible ({exc}); quote dates and other special YAML values") from None
         tasks = definition.get("tasks")
         if "tasks" not in definition:
             raise fail("", "not a workflow definition: it has no 'tasks'",
