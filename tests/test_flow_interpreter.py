@@ -181,6 +181,11 @@ def test_branches_and_sub_workflows_that_end_at_once():
     document = flow.execution()
     assert [t["referenceTaskName"] for t in document["tasks"]] == ["fork_ref", "a", "b", "join_ref", "sub", "after"]
     assert document["variables"] == {"a": 1, "b": 2, "c": 3} and document["status"] == "COMPLETED"
+    # the same, with a task to run after the fork: the fork's thread is resumed once, and waits for it
+    flow = Flow(workflow(*fork([setter("a", a=1)], [setter("b", b=2)]), js("next", "1")), workflow_id="wf")
+    (request,) = flow.start(0)["run"]
+    assert request["ref"] == "next"
+    assert flow.complete(request["id"], ok(5), 1)["done"] and flow.execution()["output"] == {"result": 5}
 
 
 def test_yaml_case_keys_match_as_strings():
