@@ -6,7 +6,7 @@ _faasctl() {
     cmd=""
     for ((i=1; i<COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion) cmd="${COMP_WORDS[i]}"; break ;;
+            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion|flow) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$cmd" in
@@ -169,6 +169,13 @@ _faasctl() {
             fi
             COMPREPLY=($(compgen -W "bash zsh fish auto" -- "$cur")); return 0
             ;;
+        flow)
+            opts="-h --help"
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=($(compgen -W "run" -- "$cur")); return 0
+            ;;
         "")
             opts="-h --help --version --install-completion --show-completion"
             case "$prev" in
@@ -178,7 +185,7 @@ _faasctl() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
             fi
-            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion" -- "$cur")); return 0
+            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion flow" -- "$cur")); return 0
             ;;
     esac
 }

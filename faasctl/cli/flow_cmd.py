@@ -24,7 +24,8 @@ SUBCOMMANDS = {"run": ("flow_cmd", "add_run_parser")}
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from importlib import import_module
 
-    parser = sub.add_parser("flow", help="run Conductor workflows offline",
+    parser = sub.add_parser("flow", help="run Conductor workflows offline", epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter,
                             description="Workflows on the local engine, with no server.")
     verbs = parser.add_subparsers(dest="flow_command", metavar="COMMAND", parser_class=type(parser))
     for module_name, function in SUBCOMMANDS.values():
