@@ -11,7 +11,7 @@ from typing import Any
 
 @lru_cache(maxsize=256)
 def _compiled(program: str) -> Any:
-    import jq
+    import jq  # type: ignore  # the binding ships no type information
 
     return jq.compile(program)
 

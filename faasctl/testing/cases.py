@@ -186,7 +186,7 @@ class _Validator:
             raise self.fail(expect_raw.line_of("tasks"), f"{label}: 'expect.tasks' is for flow cases")
         return Case(
             name=name, file=self.path, line=raw.line,
-            target=self.target(target, merged.line_of("target"), label) if flow is None else "",
+            target=self.target(str(target), merged.line_of("target"), label) if flow is None else "",
             input=value, text=text, options=options, expect=expect,
             skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
             flow=flow, workflow=merged.get("workflow"), tasks=self.task_files(merged, label) if flow else {},
