@@ -206,3 +206,18 @@ def test_definitions_must_be_json_compatible():
 
     with pytest.raises(FlowDefinitionError, match="not JSON-compatible"):
         Flow(workflow(js("a", "1"), version=datetime.date(2024, 1, 1)))
+
+
+def test_a_failing_loop_body_fails_the_do_while():
+    loop = {"name": "l", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "true",
+            "loopOver": [js("body", "x")]}
+    flow = Flow(workflow(loop), workflow_id="wf")
+    step = flow.start(0)
+    while step["run"]:
+        request = step["run"][0]
+        first = request["ref"] == "body__1"
+        answer = ok(True) if request["kind"] == "eval" else ok(1) if first else failed()
+        step = flow.complete(request["id"], answer, 1)
+    statuses = [(t["referenceTaskName"], t["status"]) for t in flow.execution()["tasks"]]
+    assert statuses == [("loop", "FAILED"), ("body__1", "COMPLETED"), ("body__2", "FAILED")]
+    assert flow.execution()["failedReferenceTaskNames"] == ["body__2"]

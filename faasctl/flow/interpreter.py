@@ -86,6 +86,7 @@ class _Context:
     failed_refs: list[str] = field(default_factory=list)
     error_type: str | None = None
     end_time: int | None = None
+    loops: dict[str, tuple[dict[str, Any], frozenset[str]]] = field(default_factory=dict)  # running DO_WHILEs
 
     def document(self) -> dict[str, Any]:
         definition = self.definition
@@ -251,6 +252,11 @@ class Flow:
         context.error_type = end.error_type
         if end.failed_ref:
             context.failed_refs.append(end.failed_ref)
+            failed_base = end.failed_ref.rpartition("__")[0] or end.failed_ref
+            for record, body in context.loops.values():  # a DO_WHILE fails with a task of its body
+                if failed_base in body and record["status"] == "IN_PROGRESS":
+                    record["reasonForIncompletion"] = end.reason
+                    self._finish(record, record["outputData"], "FAILED")
         if end.has_output:
             output = end.output
             context.output = output if isinstance(output, dict) else {"output": output}
@@ -549,6 +555,7 @@ class Flow:
         record["status"] = "IN_PROGRESS"
         output: dict[str, Any] = {}
         record["outputData"] = output
+        context.loops[record["taskId"]] = (record, frozenset(body_refs))
         number = 0
         while True:
             number += 1
