@@ -53,9 +53,11 @@ def test_sub_workflows_same_file_first_then_beside(tmp_path):
     (tmp_path / "grandchild.json").write_text(json.dumps(workflow(js("g", "2"), name="grandchild")))
     listing = tmp_path / "main.json"
     listing.write_text(json.dumps([workflow(sub("child"), sub("twin", "t"), name="main"),
-                                   workflow(sub("grandchild"), name="twin")]))
+                                   workflow(sub("grandchild"), name="twin", version=2),
+                                   workflow(js("old", "1"), name="twin", version=1)]))
     bundle = load_bundle(listing, "main")
     assert sorted(bundle.definitions) == ["child", "grandchild", "twin"]
+    assert bundle.definitions["twin"]["version"] == 2  # the highest version, wherever it is in the list
     assert bundle.sources["child"] == tmp_path / "child.yaml"
     assert bundle.sources["twin"] == listing
 

@@ -83,7 +83,7 @@ def select(document: Any, name: str | None, path: Path) -> dict[str, Any]:
         if not found:
             raise UsageError(f"{path} has no workflow named {name!r}",
                              hint="names: " + ", ".join(names) if names else None)
-        return max(found, key=lambda d: d.get("version", 1) if isinstance(d.get("version", 1), int) else 0)
+        return max(found, key=_version)
     if isinstance(document, dict):
         if name is not None and document.get("name") != name:
             raise UsageError(f"{path} defines workflow {document.get('name')!r}, not {name!r}")
@@ -91,13 +91,22 @@ def select(document: Any, name: str | None, path: Path) -> dict[str, Any]:
     raise UsageError(f"{path}: not a workflow definition: expected an object or a list of them")
 
 
+def _version(definition: Mapping[str, Any]) -> int:
+    version = definition.get("version", 1)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
 def load_bundle(path: Path, workflow: str | None = None) -> Bundle:
     """The chosen definition and the sub-workflows reachable from it (same file first, then beside it)."""
     document = read_document(path)
     definition = select(document, workflow, path)
     bundle = Bundle(definition=definition, source=path)
-    same_file = {d["name"]: d for d in (document if isinstance(document, list) else [document])
-                 if isinstance(d, dict) and isinstance(d.get("name"), str)}
+    same_file: dict[str, dict[str, Any]] = {}
+    for item in document if isinstance(document, list) else [document]:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            known = same_file.get(item["name"])
+            if known is None or _version(item) >= _version(known):  # the highest version, as --workflow
+                same_file[item["name"]] = item
     if isinstance(definition.get("name"), str):
         bundle.sources[definition["name"]] = path
         bundle.documents[definition["name"]] = definition
