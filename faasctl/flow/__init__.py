@@ -22,10 +22,12 @@ API (stable; the worker helper codes against it)::
     )                               # validates statically; raises FlowDefinitionError (exit 2) first
 
     step = flow.start(now_ms)                       # -> Step
-    step = flow.complete(request_id, envelope, now_ms)   # -> Step, after a request ended
+    step = flow.complete(request_id, envelope, now_ms, started_ms=None)   # -> Step, after a request ended
     flow.done                                       # True once the workflow is COMPLETED/FAILED/TERMINATED
+    flow.status                                     # RUNNING, COMPLETED, FAILED or TERMINATED
     flow.execution()                                # the execution document (GET /workflow/{id} shape)
     flow.exit_code                                  # 0, the failed task's code (1, 3, 4, ...), 1 for TERMINATE
+    flow.root.definition, flow.definitions, flow.functions   # what it was built from (to send elsewhere)
 
     Step = {"run": [Request, ...],     # may all run at once (fork branches); start them in list order
             "cancel": [request_id, ...],  # in flight but no longer wanted (a branch failed): stop them,
@@ -54,8 +56,10 @@ API (stable; the worker helper codes against it)::
         (an ArtifactError, a UsageError) reports {"ok": False, "error": {"type": "ArtifactError", ...}}.
         Error types UsageError, InputError, ArtifactError and NotFound are not retried.
 
-Drivers: ``faasctl.flow.executor`` runs requests on the local engine (a thread pool, ``-j N``);
+Drivers: ``faasctl.flow.executor`` runs requests on the local engine (a thread pool, ``-j N``; a lone request
+on the calling thread; ``function_target`` is the one place a function spec becomes ``Engine.run`` arguments);
 ``faasctl.flow.loader`` reads definition files (JSON/YAML, lists with ``--workflow``, sub-workflows beside
-the file) and task mappings. JSON_JQ_TRANSFORM is evaluated inside the interpreter through the ``jq`` binding
+the file) and task mappings; ``loader.prepare_flow`` gives a validated ``Flow`` whose errors name the file,
+the JSON path and (YAML) the line. JSON_JQ_TRANSFORM is evaluated inside the interpreter through the ``jq`` binding
 (pure, deterministic; a Temporal workflow sandbox must pass the ``jq`` module through).
 """
