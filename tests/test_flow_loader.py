@@ -102,3 +102,10 @@ def test_mapped_file_must_exist(tmp_path):
     wf.write_text(json.dumps(workflow({"name": "enrich", "taskReferenceName": "e"})))
     with pytest.raises(UsageError, match="task 'enrich': no such file"):
         prepare_flow(wf, {}, mapped={"enrich": Path(tmp_path / "nope.js")}, runtime_of=lambda p: "js")
+
+
+def test_endless_files_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="larger than 16 MiB: not a workflow definition"):
+        load_bundle(Path("/dev/zero"))
+    with pytest.raises(UsageError, match="is a directory, not a workflow definition"):
+        load_bundle(tmp_path)

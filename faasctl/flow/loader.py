@@ -33,16 +33,29 @@ class Bundle:
     documents: dict[str, Any] = field(default_factory=dict)  # workflow name -> the parsed (marked) document
 
 
-def read_document(path: Path) -> Any:
-    """A JSON or YAML file parsed; the error names the file and the line. YAML keeps line marks."""
+MAX_DEFINITION_BYTES = 16 * 1024**2
+MAX_FUNCTION_BYTES = 256 * 1024**2
+
+
+def read_capped(path: Path, limit: int, what: str) -> bytes:
+    """A file's bytes, refusing more than ``limit`` (``/dev/zero`` or an endless pipe never ends a read)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a workflow definition") from None
+        raise UsageError(f"{path} is a directory, not {what}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{path} is larger than {limit // 1024**2} MiB: not {what}")
+    return data
+
+
+def read_document(path: Path) -> Any:
+    """A JSON or YAML file parsed; the error names the file and the line. YAML keeps line marks."""
+    data = read_capped(path, MAX_DEFINITION_BYTES, "a workflow definition")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -207,11 +220,9 @@ def function_specs(mapped: Mapping[str, Path], runtime_of: Callable[[Path], str]
     specs = {}
     for name, file in mapped.items():
         try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"task {name!r}: no such file: {file}") from None
-        except OSError as exc:
-            raise UsageError(f"task {name!r}: cannot read {file}: {exc.strerror}") from None
+            data = read_capped(file, MAX_FUNCTION_BYTES, "a function")
+        except UsageError as exc:
+            raise UsageError(f"task {name!r}: {exc.message}") from None
         spec: dict[str, Any] = {"runtime": runtime_of(file), "name": file.name, "path": str(file)}
         try:
             spec["code"] = data.decode("utf-8")
