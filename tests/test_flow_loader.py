@@ -109,3 +109,12 @@ def test_endless_files_are_refused(tmp_path):
         load_bundle(Path("/dev/zero"))
     with pytest.raises(UsageError, match="is a directory, not a workflow definition"):
         load_bundle(tmp_path)
+
+
+def test_json_definition_errors_point_at_a_line(tmp_path):
+    wf = tmp_path / "wf.json"
+    wf.write_text('{"name": "w",\n "tasks": [\n  {"name": "GLOBAL___js", "taskReferenceName": "a",\n'
+                  '   "inputParameters": {\n     "v": "${ghost.output}",\n     "scriptExpression": "1"}}]}\n')
+    with pytest.raises(UsageError) as info:
+        prepare_flow(wf, {}, mapped={}, runtime_of=lambda p: "js")
+    assert info.value.message.startswith(f"{wf}:5: tasks[0].inputParameters.v: ${{ghost.output}} names no task")

@@ -185,6 +185,22 @@ def line_of(document: Any, path: str) -> int | None:
     return line
 
 
+def _marked(document: Any, source: Path, name: str | None) -> Any:
+    """The definition with YAML line marks: as read for YAML; for JSON, its text read again by the YAML
+    parser (JSON is almost always valid YAML), only to point at a line when reporting an error."""
+    from faasctl.testing.yamlmarks import MarkedDict
+
+    if isinstance(document, MarkedDict):
+        return document
+    try:
+        from faasctl.testing.yamlmarks import load_marked
+
+        marked = load_marked(source.read_text(encoding="utf-8-sig"), str(source))
+        return select(marked, name if isinstance(marked, list) else None, source) if marked is not None else None
+    except Exception:  # no line then: the message still has the path
+        return None
+
+
 def locate(error: FlowDefinitionError, bundle: Bundle) -> UsageError:
     """The definition error with its file (and line, for YAML) in front: ``wf.yaml:12: tasks[1].x: missing``."""
     path, prefix = error.path, None
@@ -195,7 +211,8 @@ def locate(error: FlowDefinitionError, bundle: Bundle) -> UsageError:
     source = bundle.sources.get(prefix) if prefix else bundle.source
     document = bundle.documents.get(prefix) if prefix else bundle.definition
     where = str(source) if source else "workflow"
-    line = line_of(document, path) if source is not None and source.suffix.lower() in YAML_ENDINGS else None
+    name = prefix or bundle.definition.get("name")
+    line = line_of(_marked(document, source, name if isinstance(name, str) else None), path) if source else None
     if line:
         where += f":{line}"
     return UsageError(f"{where}: {path}: {error.reason}" if path else f"{where}: {error.reason}", hint=error.hint)
