@@ -60,6 +60,6 @@ Drivers: ``faasctl.flow.executor`` runs requests on the local engine (a thread p
 on the calling thread; ``function_target`` is the one place a function spec becomes ``Engine.run`` arguments);
 ``faasctl.flow.loader`` reads definition files (JSON/YAML, lists with ``--workflow``, sub-workflows beside
 the file) and task mappings; ``loader.prepare_flow`` gives a validated ``Flow`` whose errors name the file,
-the JSON path and (YAML) the line. JSON_JQ_TRANSFORM is evaluated inside the interpreter through the ``jq`` binding
+the line and the JSON path. JSON_JQ_TRANSFORM is evaluated inside the interpreter through the ``jq`` binding
 (pure, deterministic; a Temporal workflow sandbox must pass the ``jq`` module through).
 """
