@@ -11,12 +11,25 @@ from ``now_ms``, so the same inputs and results always give the same requests an
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from faasctl.errors import exit_code_for
 from faasctl.flow import scripts
 from faasctl.flow.expressions import resolve
+from faasctl.flow.state import (
+    Branches,
+    Call,
+    Child,
+    Context,
+    End,
+    Pending,
+    Thread,
+    case_key,
+    copy_json,
+    retry_delay,
+    task_limits,
+    truthy,
+)
 from faasctl.flow.validate import (
     JS_EVALUATORS,
     SCRIPT_TASKS,
@@ -32,97 +45,6 @@ DEFAULT_MAX_ITERATIONS = 1000
 FINISHED = ("COMPLETED", "FAILED", "TERMINATED")
 
 
-# -- effects a thread yields ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Call:
-    request: dict[str, Any]
-    record: dict[str, Any] | None
-
-
-@dataclass
-class _Branches:
-    bodies: list[Generator[Any, Any, None]]
-
-
-@dataclass
-class _Child:
-    context: _Context
-
-
-@dataclass
-class _End:
-    status: str  # FAILED, TERMINATED or COMPLETED (TERMINATE with COMPLETED)
-    reason: str
-    failed_ref: str | None = None
-    error_type: str | None = None
-    output: Any = None
-    has_output: bool = False
-
-
-# -- state ------------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Context:
-    """One workflow execution: the main one or a sub-workflow."""
-
-    workflow_id: str
-    definition: dict[str, Any]
-    input: Any
-    label: str  # log prefix of its tasks ("" for the main workflow, "sub_ref/" inside a sub-workflow)
-    start_time: int
-    parent: _Thread | None = None
-    parent_task_id: str | None = None
-    variables: dict[str, Any] = field(default_factory=dict)
-    records: list[dict[str, Any]] = field(default_factory=list)
-    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
-    threads: list[_Thread] = field(default_factory=list)
-    children: list[_Context] = field(default_factory=list)
-    status: str = "RUNNING"
-    output: Any = None
-    reason: str | None = None
-    failed_refs: list[str] = field(default_factory=list)
-    error_type: str | None = None
-    end_time: int | None = None
-    loops: dict[str, tuple[dict[str, Any], frozenset[str]]] = field(default_factory=dict)  # running DO_WHILEs
-
-    def document(self) -> dict[str, Any]:
-        definition = self.definition
-        return {
-            "workflowId": self.workflow_id,
-            "workflowName": definition.get("name"),
-            "workflowVersion": definition.get("version", 1),
-            "status": self.status,
-            "input": self.input,
-            "output": self.output if self.output is not None else {},
-            "reasonForIncompletion": self.reason,
-            "failedReferenceTaskNames": list(self.failed_refs),
-            "startTime": self.start_time,
-            "endTime": self.end_time,
-            "variables": self.variables,
-            "parentWorkflowId": self.parent.context.workflow_id if self.parent else None,
-            "tasks": self.records,
-        }
-
-
-@dataclass(eq=False)
-class _Thread:
-    body: Generator[Any, Any, None]
-    context: _Context
-    parent: _Thread | None = None  # the thread waiting for this branch
-    waiting: int = 0  # branches still running
-    dead: bool = False
-    started: bool = False
-    forking: bool = False  # starting its branches: a branch that ends at once must not resume it yet
-
-
-@dataclass
-class _Pending:
-    thread: _Thread
-    record: dict[str, Any] | None
-
 
 class Flow:
     """One workflow execution, driven by ``start`` and ``complete`` (see the package docstring)."""
@@ -135,10 +57,10 @@ class Flow:
         validate(definition, definitions=self.definitions, functions=self.functions)
         self.workflow_id = workflow_id
         self.max_iterations = max_iterations
-        self.root = _Context(workflow_id, definition, {} if input is None else input, "", 0)
+        self.root = Context(workflow_id, definition, {} if input is None else input, "", 0)
         self._counter = 0
         self._now = 0
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, Pending] = {}
         self._run: list[dict[str, Any]] = []
         self._cancel: list[str] = []
         self.done = False
@@ -188,12 +110,12 @@ class Flow:
         self._counter += 1
         return f"{self.workflow_id}-{kind}{self._counter}"
 
-    def _start_context(self, context: _Context) -> None:
-        thread = _Thread(self._workflow_body(context), context)
+    def _start_context(self, context: Context) -> None:
+        thread = Thread(self._workflow_body(context), context)
         context.threads.append(thread)
         self._advance(thread, None)
 
-    def _advance(self, thread: _Thread, value: Any) -> None:
+    def _advance(self, thread: Thread, value: Any) -> None:
         """Resume ``thread`` with ``value`` until it waits or ends."""
         while True:
             try:
@@ -206,15 +128,15 @@ class Flow:
                 self._thread_done(thread)
                 return
             value = None
-            if isinstance(effect, _Call):
-                self._pending[effect.request["id"]] = _Pending(thread, effect.record)
+            if isinstance(effect, Call):
+                self._pending[effect.request["id"]] = Pending(thread, effect.record)
                 self._run.append(effect.request)
                 return
-            if isinstance(effect, _Branches):
+            if isinstance(effect, Branches):
                 thread.waiting = len(effect.bodies)
                 thread.forking = True
                 for body in effect.bodies:
-                    child = _Thread(body, thread.context, parent=thread)
+                    child = Thread(body, thread.context, parent=thread)
                     thread.context.threads.append(child)
                     self._advance(child, None)
                     if thread.dead:
@@ -223,16 +145,16 @@ class Flow:
                 if thread.waiting:
                     return
                 continue  # every branch ended at once
-            if isinstance(effect, _Child):
+            if isinstance(effect, Child):
                 effect.context.parent = thread
                 thread.context.children.append(effect.context)
                 self._start_context(effect.context)
                 return
-            if isinstance(effect, _End):
+            if isinstance(effect, End):
                 self._end_context(thread.context, effect)
                 return
 
-    def _thread_done(self, thread: _Thread) -> None:
+    def _thread_done(self, thread: Thread) -> None:
         thread.dead = True
         context = thread.context
         if thread.parent is not None:
@@ -246,7 +168,7 @@ class Flow:
         context.output = self._default_output(context)
         self._close_context(context)
 
-    def _end_context(self, context: _Context, end: _End) -> None:
+    def _end_context(self, context: Context, end: End) -> None:
         context.status = end.status
         context.reason = end.reason
         context.error_type = end.error_type
@@ -265,7 +187,7 @@ class Flow:
         self._kill(context)
         self._close_context(context)
 
-    def _kill(self, context: _Context) -> None:
+    def _kill(self, context: Context) -> None:
         """Stop every thread of a context and its sub-workflows; cancel what they were waiting for."""
         for child in context.children:
             if child.status == "RUNNING":
@@ -285,7 +207,7 @@ class Flow:
                 record["status"] = "CANCELED"
                 record["endTime"] = self._now
 
-    def _close_context(self, context: _Context) -> None:
+    def _close_context(self, context: Context) -> None:
         context.end_time = self._now
         if context.parent is None:
             self.done = True
@@ -294,7 +216,7 @@ class Flow:
         if not waiter.dead:
             self._advance(waiter, None)
 
-    def _default_output(self, context: _Context) -> Any:
+    def _default_output(self, context: Context) -> Any:
         params = context.definition.get("outputParameters")
         if params:
             return resolve(params, self._lookup(context))
@@ -305,7 +227,7 @@ class Flow:
 
     # -- expressions --------------------------------------------------------------------------------------
 
-    def _lookup(self, context: _Context) -> Any:
+    def _lookup(self, context: Context) -> Any:
         def lookup(root: str) -> Any:
             if root == "workflow":
                 return {
@@ -335,12 +257,12 @@ class Flow:
 
         return lookup
 
-    def _resolve(self, context: _Context, value: Any) -> Any:
-        return _copy(resolve(value, self._lookup(context)))
+    def _resolve(self, context: Context, value: Any) -> Any:
+        return copy_json(resolve(value, self._lookup(context)))
 
     # -- task records -------------------------------------------------------------------------------------
 
-    def _record(self, context: _Context, task: dict[str, Any], iteration: int, input_data: Any) -> dict[str, Any]:
+    def _record(self, context: Context, task: dict[str, Any], iteration: int, input_data: Any) -> dict[str, Any]:
         ref = task["taskReferenceName"]
         kind = task_type(task)
         record = {
@@ -370,7 +292,7 @@ class Flow:
         record["status"] = status
         record["endTime"] = self._now
 
-    def _request(self, context: _Context, record: dict[str, Any], function: dict[str, Any], input: Any,
+    def _request(self, context: Context, record: dict[str, Any], function: dict[str, Any], input: Any,
                  kind: str = "task", attempt: int = 0, delay: float = 0) -> dict[str, Any]:
         return {
             "id": record["taskId"] if kind == "task" else self._next_id("e"),
@@ -384,20 +306,20 @@ class Flow:
 
     # -- control flow -------------------------------------------------------------------------------------
 
-    def _workflow_body(self, context: _Context) -> Generator[Any, Any, None]:
+    def _workflow_body(self, context: Context) -> Generator[Any, Any, None]:
         yield from self._sequence(context, context.definition["tasks"], 0)
 
-    def _sequence(self, context: _Context, tasks: list[dict[str, Any]], iteration: int) -> Iterator[Any]:
+    def _sequence(self, context: Context, tasks: list[dict[str, Any]], iteration: int) -> Iterator[Any]:
         for task in tasks:
             yield from self._task(context, task, iteration)
 
-    def _task(self, context: _Context, task: dict[str, Any], iteration: int) -> Iterator[Any]:
+    def _task(self, context: Context, task: dict[str, Any], iteration: int) -> Iterator[Any]:
         kind = task_type(task)
         record = self._record(context, task, iteration, self._resolve(context, task.get("inputParameters") or {}))
         handler = getattr(self, f"_run_{kind.lower()}")
         yield from handler(context, task, record, iteration)
 
-    def _failed(self, context: _Context, task: dict[str, Any], record: dict[str, Any], error: dict[str, Any],
+    def _failed(self, context: Context, task: dict[str, Any], record: dict[str, Any], error: dict[str, Any],
                 output: Any = None) -> Iterator[Any]:
         """A task failed for good: COMPLETED_WITH_ERRORS when optional, else the workflow fails."""
         message = f"{error.get('type')}: {error.get('message')}"
@@ -407,10 +329,10 @@ class Flow:
             self._finish(record, output if output is not None else {}, "COMPLETED_WITH_ERRORS")
             return
         self._finish(record, output if output is not None else {}, "FAILED")
-        yield _End("FAILED", f"task {context.label}{record['referenceTaskName']} failed: {message}",
+        yield End("FAILED", f"task {context.label}{record['referenceTaskName']} failed: {message}",
                    failed_ref=record["referenceTaskName"], error_type=str(error.get("type") or "FunctionError"))
 
-    def _call(self, context: _Context, task: dict[str, Any], record: dict[str, Any], function: dict[str, Any],
+    def _call(self, context: Context, task: dict[str, Any], record: dict[str, Any], function: dict[str, Any],
               input: Any) -> Generator[Any, Any, dict[str, Any] | None]:
         """Run a function for a task, with the task's retries; the final record is the latest one.
         Returns the successful envelope, or None after ``_failed`` (an optional task goes on)."""
@@ -419,7 +341,7 @@ class Flow:
         attempt, delay = 0, 0.0
         while True:
             record["status"] = "IN_PROGRESS"
-            envelope = yield _Call(self._request(context, record, function, input, attempt=attempt, delay=delay),
+            envelope = yield Call(self._request(context, record, function, input, attempt=attempt, delay=delay),
                                    record)
             record["logs"].extend(envelope.get("logs") or [])
             if envelope.get("ok"):
@@ -433,10 +355,10 @@ class Flow:
             self._finish(record, {}, "FAILED")
             record["retried"] = True
             attempt += 1
-            delay = _retry_delay(definition, attempt)
+            delay = retry_delay(definition, attempt)
             record = self._retry_record(context, task, record, attempt)
 
-    def _retry_record(self, context: _Context, task: dict[str, Any], failed: dict[str, Any],
+    def _retry_record(self, context: Context, task: dict[str, Any], failed: dict[str, Any],
                       attempt: int) -> dict[str, Any]:
         record = dict(failed)
         record.update(taskId=self._next_id("t"), status="SCHEDULED", outputData={}, logs=[], error=None,
@@ -447,12 +369,12 @@ class Flow:
         context.latest[task["taskReferenceName"]] = record
         return record
 
-    def _evaluate(self, context: _Context, task: dict[str, Any], record: dict[str, Any], expression: str,
+    def _evaluate(self, context: Context, task: dict[str, Any], record: dict[str, Any], expression: str,
                   input: Any) -> Generator[Any, Any, tuple[bool, Any]]:
         """A JavaScript expression's value, run as an "eval" request; (False, None) after a failure."""
         function = scripts.js_expression(context.label + record["referenceTaskName"], expression,
-                                         _limits(task))
-        envelope = yield _Call(self._request(context, record, function, input, kind="eval"), record)
+                                         task_limits(task))
+        envelope = yield Call(self._request(context, record, function, input, kind="eval"), record)
         record["logs"].extend(envelope.get("logs") or [])
         if envelope.get("ok"):
             return True, envelope.get("result")
@@ -462,44 +384,44 @@ class Flow:
 
     # -- task types ---------------------------------------------------------------------------------------
 
-    def _run_simple(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_simple(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                     iteration: int) -> Iterator[Any]:
         name = task["name"]
         params = record["inputData"]
         if name in SCRIPT_TASKS:
             function = scripts.lambda_task(SCRIPT_TASKS[name], context.label + record["referenceTaskName"],
-                                           params, _limits(task))
+                                           params, task_limits(task))
         else:
-            function = scripts.mapped_task(self.functions[name], _limits(task))
+            function = scripts.mapped_task(self.functions[name], task_limits(task))
         envelope = yield from self._call(context, task, record, function, params)
         if envelope is not None:
             result = envelope.get("result")
             wrap = name in SCRIPT_TASKS or not isinstance(result, dict)
             self._finish(context.latest[task["taskReferenceName"]], {"result": result} if wrap else result)
 
-    def _run_inline(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_inline(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                     iteration: int) -> Iterator[Any]:
         params = record["inputData"]
         evaluator = params.get("evaluatorType", "javascript")
         if evaluator == "value-param":
-            self._finish(record, {"result": _copy(params.get(params.get("expression")))})
+            self._finish(record, {"result": copy_json(params.get(params.get("expression")))})
             return
         function = scripts.js_expression(context.label + record["referenceTaskName"], params["expression"],
-                                         _limits(task))
+                                         task_limits(task))
         envelope = yield from self._call(context, task, record, function, params)
         if envelope is not None:
             self._finish(context.latest[task["taskReferenceName"]], {"result": envelope.get("result")})
 
-    def _run_lambda(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_lambda(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                     iteration: int) -> Iterator[Any]:
         params = record["inputData"]
         function = scripts.js_lambda(context.label + record["referenceTaskName"], params["scriptExpression"],
-                                     _limits(task))
+                                     task_limits(task))
         envelope = yield from self._call(context, task, record, function, params)
         if envelope is not None:
             self._finish(context.latest[task["taskReferenceName"]], {"result": envelope.get("result")})
 
-    def _run_switch(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_switch(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                     iteration: int) -> Iterator[Any]:
         evaluator = task.get("evaluatorType", "value-param")
         if evaluator in JS_EVALUATORS:
@@ -508,11 +430,11 @@ class Flow:
                 return
         else:
             value = record["inputData"].get(task["expression"])
-        case = _case_key(value)
+        case = case_key(value)
         self._finish(record, {"evaluationResult": [case]})
         yield from self._branch(context, task, case, iteration)
 
-    def _run_decision(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_decision(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                       iteration: int) -> Iterator[Any]:
         if task.get("caseExpression"):
             ok, value = yield from self._evaluate(context, task, record, task["caseExpression"],
@@ -521,34 +443,34 @@ class Flow:
                 return
         else:
             value = record["inputData"].get(task["caseValueParam"])
-        case = _case_key(value)
+        case = case_key(value)
         self._finish(record, {"caseOutput": [case], "evaluationResult": [case]})
         yield from self._branch(context, task, case, iteration)
 
-    def _branch(self, context: _Context, task: dict[str, Any], case: str, iteration: int) -> Iterator[Any]:
+    def _branch(self, context: Context, task: dict[str, Any], case: str, iteration: int) -> Iterator[Any]:
         # YAML may give case keys as numbers or booleans; they match as Conductor's strings would
-        cases = {_case_key(key): branch for key, branch in (task.get("decisionCases") or {}).items()}
+        cases = {case_key(key): branch for key, branch in (task.get("decisionCases") or {}).items()}
         tasks = cases[case] if case in cases else task.get("defaultCase") or []
         yield from self._sequence(context, tasks, iteration)
 
-    def _run_fork_join(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_fork_join(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                        iteration: int) -> Iterator[Any]:
         self._finish(record, {})
-        yield _Branches([self._branch_body(context, branch, iteration) for branch in task["forkTasks"]])
+        yield Branches([self._branch_body(context, branch, iteration) for branch in task["forkTasks"]])
 
-    def _branch_body(self, context: _Context, tasks: list[dict[str, Any]],
+    def _branch_body(self, context: Context, tasks: list[dict[str, Any]],
                      iteration: int) -> Generator[Any, Any, None]:
         yield from self._sequence(context, tasks, iteration)
 
-    def _run_join(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_join(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                   iteration: int) -> Iterator[Any]:
         join_on = list(task.get("joinOn") or [])
         record["inputData"] = {**record["inputData"], "joinOn": join_on}
-        output = {ref: _copy(context.latest[ref]["outputData"]) for ref in join_on if ref in context.latest}
+        output = {ref: copy_json(context.latest[ref]["outputData"]) for ref in join_on if ref in context.latest}
         self._finish(record, output)
         return iter(())
 
-    def _run_do_while(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_do_while(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                       iteration: int) -> Iterator[Any]:
         ref = task["taskReferenceName"]
         body_refs = [t["taskReferenceName"] for _, t in iter_tasks(task["loopOver"], "")]
@@ -562,7 +484,7 @@ class Flow:
             record["iteration"] = number
             output["iteration"] = number
             yield from self._sequence(context, task["loopOver"], number)
-            output[str(number)] = {name: _copy(context.latest[name]["outputData"]) for name in body_refs
+            output[str(number)] = {name: copy_json(context.latest[name]["outputData"]) for name in body_refs
                                    if context.latest.get(name, {}).get("iteration") == number}
             # Not stored anywhere, only sent: no copies needed (a loop's output grows with every iteration).
             condition_input = resolve(task.get("inputParameters") or {}, self._lookup(context))
@@ -573,7 +495,7 @@ class Flow:
             ok, value = yield from self._evaluate(context, task, record, task["loopCondition"], condition_input)
             if not ok:
                 return
-            if not _truthy(value):
+            if not truthy(value):
                 break
             if number >= self.max_iterations:
                 error = {"type": "FunctionError", "detail": None,
@@ -583,13 +505,13 @@ class Flow:
                 return
         self._finish(record, output)
 
-    def _run_set_variable(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_set_variable(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                           iteration: int) -> Iterator[Any]:
-        context.variables.update(_copy(record["inputData"]))
+        context.variables.update(copy_json(record["inputData"]))
         self._finish(record, {})
         return iter(())
 
-    def _run_terminate(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_terminate(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                        iteration: int) -> Iterator[Any]:
         params = record["inputData"]
         status = str(params.get("terminationStatus") or "COMPLETED").upper()
@@ -602,17 +524,17 @@ class Flow:
         reason = str(reason) if reason is not None else f"terminated by {record['referenceTaskName']} ({status})"
         has_output = "workflowOutput" in params
         self._finish(record, {"output": params.get("workflowOutput")} if has_output else {})
-        yield _End(status, reason, error_type=None, output=params.get("workflowOutput"), has_output=has_output,
+        yield End(status, reason, error_type=None, output=params.get("workflowOutput"), has_output=has_output,
                    failed_ref=record["referenceTaskName"] if status != "COMPLETED" else None)
 
-    def _run_sub_workflow(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_sub_workflow(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                           iteration: int) -> Iterator[Any]:
         definition = inline_sub_workflow(task) or self.definitions[sub_workflow_name(task) or ""]
-        child = _Context(self._next_id("w"), definition, record["inputData"],
+        child = Context(self._next_id("w"), definition, record["inputData"],
                          f"{context.label}{record['referenceTaskName']}/", self._now, parent_task_id=record["taskId"])
         record["subWorkflowId"] = child.workflow_id
         record["status"] = "IN_PROGRESS"
-        yield _Child(child)
+        yield Child(child)
         record["subWorkflow"] = child.document()
         output = {"subWorkflowId": child.workflow_id, **(child.output or {})}
         if child.status == "COMPLETED":
@@ -622,7 +544,7 @@ class Flow:
                  "detail": None}
         yield from self._failed(context, task, record, error, output)
 
-    def _run_json_jq_transform(self, context: _Context, task: dict[str, Any], record: dict[str, Any],
+    def _run_json_jq_transform(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                                iteration: int) -> Iterator[Any]:
         from faasctl.flow.jq import transform
 
@@ -634,57 +556,3 @@ class Flow:
             return
         assert results is not None
         self._finish(record, {"result": results[0] if results else None, "resultList": results})
-
-
-# -- helpers --------------------------------------------------------------------------------------------
-
-
-def _limits(task: Mapping[str, Any]) -> dict[str, Any]:
-    definition = task.get("taskDefinition") or {}
-    seconds = definition.get("timeoutSeconds")
-    return {"timeout": f"{seconds}s"} if seconds else {}
-
-
-def _retry_delay(definition: Mapping[str, Any], attempt: int) -> float:
-    delay = float(definition.get("retryDelaySeconds", 0) or 0)
-    logic = definition.get("retryLogic", "FIXED")
-    if logic == "EXPONENTIAL_BACKOFF":
-        return delay * 2 ** (attempt - 1)
-    if logic == "LINEAR_BACKOFF":
-        return delay * float(definition.get("backoffScaleFactor", 1) or 1) * attempt
-    return delay
-
-
-def _case_key(value: Any) -> str:
-    """A case value as Conductor's String.valueOf gives it for JSON-typed values."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dict | list):
-        import json
-
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-def _truthy(value: Any) -> bool:
-    """Conductor's ScriptEvaluator.toBoolean: a boolean as it is, a number when above 0, anything else false."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value > 0
-    return False
-
-
-def _copy(value: Any) -> Any:
-    """A copy of a JSON value, so a task's input never aliases another task's output."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value

@@ -202,7 +202,7 @@ def _marked(document: Any, source: Path, name: str | None) -> Any:
 
 
 def locate(error: FlowDefinitionError, bundle: Bundle) -> UsageError:
-    """The definition error with its file (and line, for YAML) in front: ``wf.yaml:12: tasks[1].x: missing``."""
+    """The definition error with its file and line in front: ``wf.yaml:12: tasks[1].x: missing``."""
     path, prefix = error.path, None
     for name in bundle.sources:
         if path.startswith(f"{name}: "):
@@ -211,8 +211,8 @@ def locate(error: FlowDefinitionError, bundle: Bundle) -> UsageError:
     source = bundle.sources.get(prefix) if prefix else bundle.source
     document = bundle.documents.get(prefix) if prefix else bundle.definition
     where = str(source) if source else "workflow"
-    name = prefix or bundle.definition.get("name")
-    line = line_of(_marked(document, source, name if isinstance(name, str) else None), path) if source else None
+    workflow = prefix or bundle.definition.get("name")
+    line = line_of(_marked(document, source, workflow if isinstance(workflow, str) else None), path) if source else None
     if line:
         where += f":{line}"
     return UsageError(f"{where}: {path}: {error.reason}" if path else f"{where}: {error.reason}", hint=error.hint)
