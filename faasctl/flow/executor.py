@@ -89,6 +89,7 @@ class LocalExecutor:
         self.clock = clock
         self.abandoned = 0  # requests cancelled while running (their runs end at their own deadline)
         self._running: dict[str, _Running] = {}
+        self._targets: dict[tuple[Any, ...], tuple[Artifact | str, str | None, RunOptions]] = {}
 
     def _now(self) -> int:
         return int(self.clock() * 1000)
@@ -167,8 +168,16 @@ class LocalExecutor:
             return failure_envelope(InternalError(f"{type(exc).__name__}: {exc}"))
 
     def _run_function(self, request: dict[str, Any]) -> dict[str, Any]:
-        target, runtime, options, limits = function_target(request["function"])
-        merged = {**self.limits, **limits}
+        spec = request["function"]
+        # a loop runs the same code again and again: decode and hash it once
+        key = (spec.get("runtime"), spec.get("name"), spec.get("code"), spec.get("code_base64"), spec.get("image"),
+               spec.get("output_json"), spec.get("path"))
+        cached = self._targets.get(key)
+        if cached is None:
+            target, runtime, options, _ = function_target(spec)
+            cached = self._targets[key] = (target, runtime, options)
+        target, runtime, options = cached
+        merged = {**self.limits, **(spec.get("limits") or {})}
         result = self.engine.run(target, FunctionInput.of(request.get("input")), runtime=runtime,
                                  limits=merged, options=options)
         return result.to_dict()
