@@ -221,3 +221,15 @@ def test_a_failing_loop_body_fails_the_do_while():
     statuses = [(t["referenceTaskName"], t["status"]) for t in flow.execution()["tasks"]]
     assert statuses == [("loop", "FAILED"), ("body__1", "COMPLETED"), ("body__2", "FAILED")]
     assert flow.execution()["failedReferenceTaskNames"] == ["body__2"]
+
+
+def test_workflow_fields_and_task_inputs_in_expressions():
+    definition = workflow(js("a", "1", given="${workflow.input.n}"),
+                          {"name": "v", "taskReferenceName": "v", "type": "SET_VARIABLE",
+                           "inputParameters": {"seen": "${a.input.given}", "status": "${a.status}"}},
+                          outputParameters={"id": "${workflow.workflowId}", "type": "${workflow.workflowType}",
+                                            "vars": "${workflow.variables}", "label": "wf ${workflow.workflowId}",
+                                            "task": "${a['taskId']}"})
+    flow, _ = drive(definition, {"a": ok(1)}, {"n": 7})
+    assert flow.execution()["output"] == {"id": "wf", "type": "wf", "vars": {"seen": 7, "status": "COMPLETED"},
+                                          "label": "wf wf", "task": "wf-t1"}
