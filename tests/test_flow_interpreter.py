@@ -66,7 +66,7 @@ def test_the_same_inputs_give_the_same_requests_and_document():
     answers = {ref: (lambda request: ok(request["input"])) for ref in "abcd"}
     first = drive(definition, answers, {"k": 1})
     second = drive(definition, answers, {"k": 1})
-    assert first[1] == second[1] == ["wf-t2:a", "wf-t3:b", "wf-t4:c", "wf-t6:d"]
+    assert first[1] == second[1] == ["wf-t2:a", "wf-t3:b", "wf-t5:c", "wf-t6:d"]
     assert json.dumps(first[0].execution()) == json.dumps(second[0].execution())
 
 
@@ -89,7 +89,8 @@ def test_a_failed_branch_cancels_the_others():
     assert sorted(step["cancel"]) == sorted([ids["a"], b2["id"]])
     assert flow.exit_code == 3
     statuses = {t["referenceTaskName"]: t["status"] for t in flow.execution()["tasks"]}
-    assert statuses == {"fork_ref": "COMPLETED", "a": "CANCELED", "b": "COMPLETED", "b2": "CANCELED", "c": "FAILED"}
+    assert statuses == {"fork_ref": "COMPLETED", "a": "CANCELED", "b": "COMPLETED", "b2": "CANCELED", "c": "FAILED",
+                        "join_ref": "CANCELED"}
     assert flow.complete(ids["a"], ok(1), 9) == {"run": [], "cancel": [], "done": True}  # late answers are ignored
 
 
@@ -233,3 +234,33 @@ def test_workflow_fields_and_task_inputs_in_expressions():
     flow, _ = drive(definition, {"a": ok(1)}, {"n": 7})
     assert flow.execution()["output"] == {"id": "wf", "type": "wf", "vars": {"seen": 7, "status": "COMPLETED"},
                                           "label": "wf wf", "task": "wf-t1"}
+
+
+def test_join_waits_for_its_join_on_tasks_only():
+    definition = workflow(
+        {"name": "f", "taskReferenceName": "fork", "type": "FORK_JOIN",
+         "forkTasks": [[js("quick", "1")], [js("slow", "2"), js("slower", "3")]]},
+        {"name": "j", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["quick"]},
+        js("after", "4", joined="${join.output}"))
+    flow = Flow(definition, workflow_id="wf")
+    step = flow.start(0)
+    ids = {r["ref"]: r["id"] for r in step["run"]}
+    assert [t["referenceTaskName"] for t in flow.execution()["tasks"]] == ["fork", "quick", "slow", "join"]
+    step = flow.complete(ids["quick"], ok("q"), 1)
+    (after,) = step["run"]  # the JOIN completed: the task after it runs while "slow" still does
+    assert after["ref"] == "after" and after["input"]["joined"] == {"quick": {"result": "q"}}
+    step = flow.complete(after["id"], ok("a"), 2)
+    assert step["done"] is False  # the workflow waits for the branch nobody joined
+    (slower,) = flow.complete(ids["slow"], ok("s"), 3)["run"]
+    assert flow.complete(slower["id"], ok("z"), 4)["done"] is True
+    assert flow.status == "COMPLETED"
+
+
+def test_join_on_a_task_that_never_runs_does_not_hang():
+    switch = {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "expression": "v", "inputParameters": {"v": "x"},
+              "decisionCases": {"y": [js("skipped", "1")]}}
+    definition = workflow(
+        {"name": "f", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [[switch], [js("b", "2")]]},
+        {"name": "j", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["skipped", "b"]})
+    flow, log = drive(definition, {"b": ok(2)})
+    assert flow.status == "COMPLETED" and flow.execution()["output"] == {"b": {"result": 2}}

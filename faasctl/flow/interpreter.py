@@ -22,6 +22,7 @@ from faasctl.flow.state import (
     Child,
     Context,
     End,
+    Join,
     Pending,
     Thread,
     case_key,
@@ -43,6 +44,7 @@ from faasctl.flow.validate import (
 NOT_RETRIED = frozenset({"UsageError", "InputError", "ArtifactError", "NotFound"})
 DEFAULT_MAX_ITERATIONS = 1000
 FINISHED = ("COMPLETED", "FAILED", "TERMINATED")
+OPEN = ("SCHEDULED", "IN_PROGRESS")
 
 
 
@@ -63,6 +65,7 @@ class Flow:
         self._pending: dict[str, Pending] = {}
         self._run: list[dict[str, Any]] = []
         self._cancel: list[str] = []
+        self._joins: list[tuple[Thread, Join]] = []  # JOINs waiting for their tasks
         self.done = False
 
     # -- the driver's side --------------------------------------------------------------------------------
@@ -71,6 +74,7 @@ class Flow:
         self._now = int(now_ms)
         self.root.start_time = self._now
         self._start_context(self.root)
+        self._wake_joins()
         return self._step()
 
     def complete(self, request_id: str, envelope: Mapping[str, Any], now_ms: int = 0,
@@ -82,6 +86,7 @@ class Flow:
             if pending.record is not None and started_ms is not None and pending.record["taskId"] == request_id:
                 pending.record["startTime"] = int(started_ms)
             self._advance(pending.thread, dict(envelope))
+            self._wake_joins()
         return self._step()
 
     def execution(self) -> dict[str, Any]:
@@ -133,18 +138,21 @@ class Flow:
                 self._run.append(effect.request)
                 return
             if isinstance(effect, Branches):
-                thread.waiting = len(effect.bodies)
-                thread.forking = True
+                branches = []
                 for body in effect.bodies:
-                    child = Thread(body, thread.context, parent=thread)
+                    child = Thread(body, thread.context, branch=True)
                     thread.context.threads.append(child)
+                    branches.append(child)
                     self._advance(child, None)
                     if thread.dead:
                         return
-                thread.forking = False
-                if thread.waiting:
-                    return
-                continue  # every branch ended at once
+                value = branches
+                continue
+            if isinstance(effect, Join):
+                if self._joined(thread.context, effect):
+                    continue
+                self._joins.append((thread, effect))
+                return
             if isinstance(effect, Child):
                 effect.context.parent = thread
                 thread.context.children.append(effect.context)
@@ -157,16 +165,38 @@ class Flow:
     def _thread_done(self, thread: Thread) -> None:
         thread.dead = True
         context = thread.context
-        if thread.parent is not None:
-            parent = thread.parent
-            parent.waiting -= 1
-            if parent.waiting == 0 and not parent.dead and not parent.forking:
-                self._advance(parent, None)
-            return
-        # the main thread of a context ran its last task
-        context.status = "COMPLETED"
-        context.output = self._default_output(context)
-        self._close_context(context)
+        if not thread.branch:
+            context.main_done = True
+        # a workflow completes when its task list ran to the end and no fork branch still runs
+        if context.status == "RUNNING" and context.main_done and all(t.dead for t in context.threads):
+            context.status = "COMPLETED"
+            context.output = self._default_output(context)
+            self._close_context(context)
+
+    def _joined(self, context: Context, join: Join) -> bool:
+        """Every task joined on ended in this iteration, or every branch ended (a joined task that never
+        ran, in a SWITCH case not taken, does not hang the JOIN as it would in Conductor)."""
+        if all(branch.dead for branch in join.branches):
+            return True
+        for ref in join.refs:
+            record = context.latest.get(ref)
+            if record is None or record.get("iteration", 0) != join.iteration or record["status"] in OPEN:
+                return False
+        return True
+
+    def _wake_joins(self) -> None:
+        """Resume the JOINs whose tasks ended, until none is left to resume."""
+        woke = True
+        while woke:
+            woke = False
+            for entry in list(self._joins):
+                thread, join = entry
+                if thread.dead:
+                    self._joins.remove(entry)
+                elif self._joined(thread.context, join):
+                    self._joins.remove(entry)
+                    self._advance(thread, None)
+                    woke = True
 
     def _end_context(self, context: Context, end: End) -> None:
         context.status = end.status
@@ -309,15 +339,18 @@ class Flow:
     def _workflow_body(self, context: Context) -> Generator[Any, Any, None]:
         yield from self._sequence(context, context.definition["tasks"], 0)
 
-    def _sequence(self, context: Context, tasks: list[dict[str, Any]], iteration: int) -> Iterator[Any]:
+    def _sequence(self, context: Context, tasks: list[dict[str, Any]], iteration: int) -> Generator[Any, Any, None]:
+        branches: list[Thread] = []  # of the FORK_JOIN just before a JOIN (validation keeps them adjacent)
         for task in tasks:
-            yield from self._task(context, task, iteration)
-
-    def _task(self, context: Context, task: dict[str, Any], iteration: int) -> Iterator[Any]:
-        kind = task_type(task)
-        record = self._record(context, task, iteration, self._resolve(context, task.get("inputParameters") or {}))
-        handler = getattr(self, f"_run_{kind.lower()}")
-        yield from handler(context, task, record, iteration)
+            kind = task_type(task)
+            record = self._record(context, task, iteration,
+                                  self._resolve(context, task.get("inputParameters") or {}))
+            if kind == "JOIN":
+                yield from self._run_join(context, task, record, iteration, branches)
+            elif kind == "FORK_JOIN":
+                branches = yield from self._run_fork_join(context, task, record, iteration)
+            else:
+                yield from getattr(self, f"_run_{kind.lower()}")(context, task, record, iteration)
 
     def _failed(self, context: Context, task: dict[str, Any], record: dict[str, Any], error: dict[str, Any],
                 output: Any = None) -> Iterator[Any]:
@@ -454,21 +487,25 @@ class Flow:
         yield from self._sequence(context, tasks, iteration)
 
     def _run_fork_join(self, context: Context, task: dict[str, Any], record: dict[str, Any],
-                       iteration: int) -> Iterator[Any]:
+                       iteration: int) -> Generator[Any, Any, list[Thread]]:
         self._finish(record, {})
-        yield Branches([self._branch_body(context, branch, iteration) for branch in task["forkTasks"]])
+        branches = yield Branches([self._branch_body(context, branch, iteration) for branch in task["forkTasks"]])
+        return list(branches)
 
     def _branch_body(self, context: Context, tasks: list[dict[str, Any]],
                      iteration: int) -> Generator[Any, Any, None]:
         yield from self._sequence(context, tasks, iteration)
 
-    def _run_join(self, context: Context, task: dict[str, Any], record: dict[str, Any],
-                  iteration: int) -> Iterator[Any]:
+    def _run_join(self, context: Context, task: dict[str, Any], record: dict[str, Any], iteration: int,
+                  branches: list[Thread]) -> Iterator[Any]:
+        """Scheduled with the fork's first tasks, as in Conductor; completes when its joinOn tasks ended."""
         join_on = list(task.get("joinOn") or [])
         record["inputData"] = {**record["inputData"], "joinOn": join_on}
-        output = {ref: copy_json(context.latest[ref]["outputData"]) for ref in join_on if ref in context.latest}
+        record["status"] = "IN_PROGRESS"
+        yield Join(join_on, branches, iteration)
+        output = {ref: copy_json(context.latest[ref]["outputData"]) for ref in join_on
+                  if ref in context.latest and context.latest[ref].get("iteration", 0) == iteration}
         self._finish(record, output)
-        return iter(())
 
     def _run_do_while(self, context: Context, task: dict[str, Any], record: dict[str, Any],
                       iteration: int) -> Iterator[Any]:

@@ -22,7 +22,18 @@ class Call:
 
 @dataclass
 class Branches:
+    """Start these fork branches now; the thread goes on at once with their threads."""
+
     bodies: list[Generator[Any, Any, None]]
+
+
+@dataclass
+class Join:
+    """Wait until every ``refs`` task of this iteration ended, or every branch of the fork did."""
+
+    refs: list[str]
+    branches: list[Thread]
+    iteration: int
 
 
 @dataclass
@@ -66,6 +77,7 @@ class Context:
     error_type: str | None = None
     end_time: int | None = None
     loops: dict[str, tuple[dict[str, Any], frozenset[str]]] = field(default_factory=dict)  # running DO_WHILEs
+    main_done: bool = False  # its task list ran to the end (fork branches may still run)
 
     def document(self) -> dict[str, Any]:
         definition = self.definition
@@ -90,11 +102,9 @@ class Context:
 class Thread:
     body: Generator[Any, Any, None]
     context: Context
-    parent: Thread | None = None  # the thread waiting for this branch
-    waiting: int = 0  # branches still running
+    branch: bool = False  # a fork branch (the context's main thread otherwise)
     dead: bool = False
     started: bool = False
-    forking: bool = False  # starting its branches: a branch that ends at once must not resume it yet
 
 
 @dataclass
