@@ -167,8 +167,9 @@ class Flow:
         context = thread.context
         if not thread.branch:
             context.main_done = True
+        context.threads = [t for t in context.threads if not t.dead]  # a loop may start thousands of branches
         # a workflow completes when its task list ran to the end and no fork branch still runs
-        if context.status == "RUNNING" and context.main_done and all(t.dead for t in context.threads):
+        if context.status == "RUNNING" and context.main_done and not context.threads:
             context.status = "COMPLETED"
             context.output = self._default_output(context)
             self._close_context(context)
