@@ -105,7 +105,7 @@ def test_mapped_file_must_exist(tmp_path):
 
 
 def test_endless_files_are_refused(tmp_path):
-    with pytest.raises(UsageError, match="larger than 16 MiB: not a workflow definition"):
+    with pytest.raises(UsageError, match="larger than 16MiB: not a workflow definition"):
         load_bundle(Path("/dev/zero"))
     with pytest.raises(UsageError, match="is a directory, not a workflow definition"):
         load_bundle(tmp_path)

@@ -17,6 +17,7 @@ from typing import Any
 
 from faasctl.errors import UsageError
 from faasctl.flow.validate import FlowDefinitionError, inline_sub_workflow, iter_tasks, sub_workflow_name, task_type
+from faasctl.limits import MAX_FUNCTION_FILE
 
 YAML_ENDINGS = (".yaml", ".yml")
 SIBLING_ENDINGS = (".json", ".yaml", ".yml")
@@ -34,23 +35,24 @@ class Bundle:
 
 
 MAX_DEFINITION_BYTES = 16 * 1024**2
-MAX_FUNCTION_BYTES = 256 * 1024**2
 
 
 def read_capped(path: Path, limit: int, what: str) -> bytes:
     """A file's bytes, refusing more than ``limit`` (``/dev/zero`` or an endless pipe never ends a read)."""
+    from faasctl.files import TooLarge
+    from faasctl.files import read_capped as read_at_most
+    from faasctl.limits import format_size
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        return read_at_most(path, limit)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not {what}") from None
+    except TooLarge:
+        raise UsageError(f"{path} is larger than {format_size(limit)}: not {what}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise UsageError(f"{path} is larger than {limit // 1024**2} MiB: not {what}")
-    return data
 
 
 def read_document(path: Path) -> Any:
@@ -237,7 +239,7 @@ def function_specs(mapped: Mapping[str, Path], runtime_of: Callable[[Path], str]
     specs = {}
     for name, file in mapped.items():
         try:
-            data = read_capped(file, MAX_FUNCTION_BYTES, "a function")
+            data = read_capped(file, MAX_FUNCTION_FILE, "a function")
         except UsageError as exc:
             raise UsageError(f"task {name!r}: {exc.message}") from None
         spec: dict[str, Any] = {"runtime": runtime_of(file), "name": file.name, "path": str(file)}
