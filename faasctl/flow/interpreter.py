@@ -2,10 +2,11 @@
 docstring for the API).
 
 Control flow is written as generators, one per running task list ("thread"): a thread yields an effect
-(run this request; run these branches at once; run this sub-workflow; end the workflow) and the scheduler
-resumes it with the answer. Fork branches are sibling threads; a sub-workflow is a thread in a child
-context. No clock, no I/O, no randomness: ids come from a counter under the caller's workflow id, times
-from ``now_ms``, so the same inputs and results always give the same requests and the same document.
+(run this request; start these branches; wait for a JOIN's tasks; run this sub-workflow; end the workflow)
+and the scheduler resumes it with the answer. Fork branches are threads of their own; a sub-workflow is a
+thread in a child context. No clock, no I/O, no randomness: ids come from a counter under the caller's
+workflow id, times from ``now_ms``, so the same inputs and results always give the same requests and the
+same document.
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ from faasctl.flow.validate import (
     validate,
 )
 
+# A function that could not run at all fails the same way on every attempt: not retried.
 NOT_RETRIED = frozenset({"UsageError", "InputError", "ArtifactError", "NotFound"})
 DEFAULT_MAX_ITERATIONS = 1000
 FINISHED = ("COMPLETED", "FAILED", "TERMINATED")
 OPEN = ("SCHEDULED", "IN_PROGRESS")
-
 
 
 class Flow:
