@@ -264,3 +264,19 @@ def test_join_on_a_task_that_never_runs_does_not_hang():
         {"name": "j", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["skipped", "b"]})
     flow, log = drive(definition, {"b": ok(2)})
     assert flow.status == "COMPLETED" and flow.execution()["output"] == {"b": {"result": 2}}
+
+
+def test_terminate_in_a_branch_cancels_the_other_and_sets_the_output():
+    stop = {"name": "t", "taskReferenceName": "stop", "type": "TERMINATE",
+            "inputParameters": {"terminationStatus": "COMPLETED", "terminationReason": "enough",
+                                "workflowOutput": {"done": "${first.output.result}"}}}
+    flow = Flow(workflow(*fork([js("first", "1"), stop], [js("long", "2")])), workflow_id="wf")
+    step = flow.start(0)
+    ids = {r["ref"]: r["id"] for r in step["run"]}
+    step = flow.complete(ids["first"], ok("yes"), 1)
+    assert step == {"run": [], "cancel": [ids["long"]], "done": True}
+    document = flow.execution()
+    assert (document["status"], document["output"], document["reasonForIncompletion"]) == \
+        ("COMPLETED", {"done": "yes"}, "enough")
+    assert {t["referenceTaskName"]: t["status"] for t in document["tasks"]}["long"] == "CANCELED"
+    assert flow.exit_code == 0
