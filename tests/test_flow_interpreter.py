@@ -280,3 +280,15 @@ def test_terminate_in_a_branch_cancels_the_other_and_sets_the_output():
         ("COMPLETED", {"done": "yes"}, "enough")
     assert {t["referenceTaskName"]: t["status"] for t in document["tasks"]}["long"] == "CANCELED"
     assert flow.exit_code == 0
+
+
+def test_the_interpreter_imports_no_engine_clock_or_threads():
+    import subprocess
+    import sys
+
+    code = ("import sys, faasctl.flow.interpreter; "
+            "bad = [m for m in ('faasctl.engine', 'faasctl.runtimes.base', 'wasmtime', 'lupa', 'yaml', 'random', "
+            "'concurrent.futures', 'faasctl.flow.executor', 'faasctl.flow.loader') if m in sys.modules]; "
+            "print(bad); raise SystemExit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
