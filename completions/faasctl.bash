@@ -6,7 +6,7 @@ _faasctl() {
     cmd=""
     for ((i=1; i<COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion|worker) cmd="${COMP_WORDS[i]}"; break ;;
+            run|runtimes|inspect|pull|push|cache|serve|test|bench|completion|flow|worker) cmd="${COMP_WORDS[i]}"; break ;;
         esac
     done
     case "$cmd" in
@@ -172,6 +172,13 @@ _faasctl() {
             fi
             COMPREPLY=($(compgen -W "bash zsh fish auto" -- "$cur")); return 0
             ;;
+        flow)
+            opts="-h --help"
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
+            fi
+            COMPREPLY=($(compgen -W "run" -- "$cur")); return 0
+            ;;
         worker)
             opts="-h --help"
             if [[ "$cur" == -* ]]; then
@@ -188,7 +195,7 @@ _faasctl() {
             if [[ "$cur" == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur")); return 0
             fi
-            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion worker" -- "$cur")); return 0
+            COMPREPLY=($(compgen -W "run runtimes inspect pull push cache serve test bench completion flow worker" -- "$cur")); return 0
             ;;
     esac
 }

@@ -12,6 +12,7 @@ calls and never imports the YAML parser.
     oci:
       credentials_helper: pass          # docker-credential-pass
       docker_config: ~/.docker/config.json
+    tasks: {enrich: ./enrich.js}        # SIMPLE task name -> function file, for faasctl flow run
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ PROJECT_FILE = "faasctl.yaml"
 USER_FILE = "config.yaml"
 LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
 OCI_KEYS = ("credentials_helper", "docker_config")
-TOP_KEYS = ("limits", "runtime_dirs", "oci")
+TOP_KEYS = ("limits", "runtime_dirs", "oci", "tasks")
 
 
 def find_project_config(cwd: Path) -> Path | None:
@@ -68,12 +69,13 @@ def load_config(explicit: str | None, dirs: StateDirs, cwd: str) -> dict[str, An
     files = config_files(explicit, dirs, cwd)
     if not files:
         return {}
-    merged: dict[str, Any] = {"limits": {}, "runtime_dirs": [], "oci": {}}
+    merged: dict[str, Any] = {"limits": {}, "runtime_dirs": [], "oci": {}, "tasks": {}}
     for path in files:
         one = parse_config_file(path)
         merged["limits"].update(one["limits"])
         merged["runtime_dirs"].extend(one["runtime_dirs"])
         merged["oci"].update(one["oci"])
+        merged["tasks"].update(one["tasks"])
     return merged
 
 
@@ -82,7 +84,7 @@ def parse_config_file(path: Path) -> dict[str, Any]:
 
     data = read_marked(path)
     if data is None:
-        return {"limits": {}, "runtime_dirs": [], "oci": {}}
+        return {"limits": {}, "runtime_dirs": [], "oci": {}, "tasks": {}}
     if not isinstance(data, MarkedDict):
         raise UsageError(f"{path}:{getattr(data, 'line', 1)}: expected a mapping with {', '.join(TOP_KEYS)}")
 
@@ -96,6 +98,7 @@ def parse_config_file(path: Path) -> dict[str, Any]:
         "limits": _limits(data.get("limits"), data.line_of("limits"), fail),
         "runtime_dirs": _runtime_dirs(data.get("runtime_dirs"), data.line_of("runtime_dirs"), path.parent, fail),
         "oci": _oci(data.get("oci"), data.line_of("oci"), path.parent, fail),
+        "tasks": _tasks(data.get("tasks"), data.line_of("tasks"), path.parent, fail),
     }
 
 
@@ -155,3 +158,22 @@ def _oci(value: Any, line: int, base: Path, fail: Any) -> dict[str, str]:
             raise fail(value.line_of(key), f"oci.{key} must be a non-empty string")
         oci[key] = str((base / Path(item).expanduser()).resolve()) if key == "docker_config" else item
     return oci
+
+
+def _tasks(value: Any, line: int, base: Path, fail: Any) -> dict[str, Path]:
+    """``tasks: {NAME: FILE}``: SIMPLE task names of flows mapped to function files (relative to the config)."""
+    from faasctl.testing.yamlmarks import MarkedDict
+
+    if value is None:
+        return {}
+    if not isinstance(value, MarkedDict):
+        raise fail(line, "'tasks' must map task names to function files, like {enrich: ./enrich.js}")
+    tasks = {}
+    for name, item in value.items():
+        if not isinstance(item, str) or not item:
+            raise fail(value.line_of(name), f"tasks.{name} must be a function file path")
+        path = (base / Path(item).expanduser()).resolve()
+        if not path.is_file():
+            raise fail(value.line_of(name), f"tasks.{name}: {item!r} is not a file (looked for {path})")
+        tasks[str(name)] = path
+    return tasks

@@ -29,6 +29,7 @@ COMMANDS = {
     "test": "test_cmd",
     "bench": "bench_cmd",
     "completion": "completion_cmd",
+    "flow": "flow_cmd",
     "worker": "worker_cmd",
 }
 # One-line summaries for the top-level help, so it lists every verb without importing its module.
@@ -43,6 +44,7 @@ SUMMARIES = {
     "test": "run declarative test cases (*.faas.yaml)",
     "bench": "run a function repeatedly and print timing figures",
     "completion": "print the shell completion script",
+    "flow": "run Conductor workflows offline (flow run FILE)",
     "worker": "run functions for Temporal or Conductor",
 }
 

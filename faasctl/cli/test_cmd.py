@@ -76,11 +76,17 @@ def load_cases(paths: list[str], cwd: str) -> list:
 
 
 def check_runtimes(engine: object, cases: list) -> None:
-    """Unknown runtime names are case-file errors (exit 2), found before anything runs."""
+    """Unknown runtime names and invalid workflows are case-file errors (exit 2), found before anything runs."""
     from faasctl.errors import FaasError, UsageError
+    from faasctl.testing.runner import prepare_flow_case
 
     problems = []
     for case in cases:
+        if case.flow and not case.skip:
+            try:
+                prepare_flow_case(engine, case)  # type: ignore[arg-type]
+            except FaasError as exc:
+                problems.append(f"{case.file}:{case.line}: case {case.name!r}: {exc.one_line()}")
         name = case.options.get("runtime")
         if name:
             try:

@@ -21,8 +21,11 @@ LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
 OPTION_KEYS = (*LIMIT_KEYS, "output_json", "runtime", "invoke", "args", "abi", "wasi_args", "dirs", "env", "kv")
 INPUT_KEYS = ("input", "input_file", "params", "text")
 EXPECT_KEYS = ("result", "result_subset", "result_regex", "result_path", "error", "error_contains",
-               "logs_contain", "stats")
-CASE_KEYS = ("name", "target", *INPUT_KEYS, *OPTION_KEYS, "expect", "skip")
+               "logs_contain", "stats", "tasks")
+FLOW_KEYS = ("flow", "workflow", "tasks")  # a case runs a workflow (faasctl flow run) instead of a target
+TASK_EXPECT_KEYS = ("status", "result", "output")
+TASK_STATUSES = ("COMPLETED", "FAILED", "COMPLETED_WITH_ERRORS", "CANCELED", "SKIPPED")
+CASE_KEYS = ("name", "target", *FLOW_KEYS, *INPUT_KEYS, *OPTION_KEYS, "expect", "skip")
 FILE_KEYS = ("defaults", "cases")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"}
 
@@ -45,6 +48,19 @@ class Expect:
     error_contains: str | None = None
     logs_contain: tuple[str, ...] = ()
     stats: tuple[StatBound, ...] = ()
+    tasks: tuple[TaskExpect, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskExpect:
+    """What a flow case expects of one task, by reference name (its last attempt or iteration)."""
+
+    ref: str
+    status: str | None = None
+    has_result: bool = False
+    result: Any = None
+    has_output: bool = False
+    output: Any = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,9 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)  # run options: limits, runtime, output_json...
     expect: Expect = Expect()
     skip: str | None = None
+    flow: str | None = None  # a workflow file: the case runs it as faasctl flow run does
+    workflow: str | None = None  # the definition's name, when the flow file holds a list
+    tasks: dict[str, str] = field(default_factory=dict)  # SIMPLE task name -> function file
 
     @property
     def id(self) -> str:
@@ -120,7 +139,7 @@ class _Validator:
         defaults = data.get("defaults") or MarkedDict()
         if not isinstance(defaults, MarkedDict):
             raise self.fail(data.line_of("defaults"), "'defaults' must be a mapping of run options")
-        self.keys(defaults, (*INPUT_KEYS, *OPTION_KEYS, "target"), "defaults")
+        self.keys(defaults, (*INPUT_KEYS, *OPTION_KEYS, "target", *FLOW_KEYS), "defaults")
         cases = data.get("cases")
         if not isinstance(cases, MarkedList) or not cases:
             raise self.fail(data.line_of("cases"), "'cases' must be a non-empty list of cases")
@@ -149,9 +168,11 @@ class _Validator:
         label = f"case {name!r}"
         merged = MarkedDict({**defaults, **raw})
         merged.line, merged.key_lines = raw.line, {**defaults.key_lines, **raw.key_lines}
+        flow = self.flow(raw, merged, label)
         target = merged.get("target")
-        if not isinstance(target, str) or not target:
-            raise self.fail(merged.line_of("target"), f"{label}: 'target' must be a file path or oci:// reference")
+        if flow is None and (not isinstance(target, str) or not target):
+            raise self.fail(merged.line_of("target"), f"{label}: 'target' must be a file path or oci:// reference"
+                                                      f" (or 'flow' a workflow file)")
         value, text = self.input(raw, defaults, merged, label)
         options = self.options(merged, label)
         expect_raw = raw.get("expect", MarkedDict())
@@ -160,11 +181,52 @@ class _Validator:
         skip = raw.get("skip")
         if skip is not None and not isinstance(skip, str | bool):
             raise self.fail(raw.line_of("skip"), f"{label}: 'skip' must be a reason (string) or true")
+        expect = self.expect(expect_raw, label)
+        if expect.tasks and flow is None:
+            raise self.fail(expect_raw.line_of("tasks"), f"{label}: 'expect.tasks' is for flow cases")
         return Case(
-            name=name, file=self.path, line=raw.line, target=self.target(target, merged.line_of("target"), label),
-            input=value, text=text, options=options, expect=self.expect(expect_raw, label),
+            name=name, file=self.path, line=raw.line,
+            target=self.target(str(target), merged.line_of("target"), label) if flow is None else "",
+            input=value, text=text, options=options, expect=expect,
             skip=(skip if isinstance(skip, str) else "skipped") if skip else None,
+            flow=flow, workflow=merged.get("workflow"), tasks=self.task_files(merged, label) if flow else {},
         )
+
+    def flow(self, raw: MarkedDict, merged: MarkedDict, label: str) -> str | None:
+        """The workflow file of a flow case (``flow:`` in place of ``target:``), resolved."""
+        if "flow" not in raw and ("flow" not in merged or "target" in raw):
+            for key in ("workflow", "tasks"):
+                if key in raw:
+                    raise self.fail(raw.line_of(key), f"{label}: '{key}' goes with 'flow'")
+            return None
+        if "target" in raw:
+            raise self.fail(raw.line_of("target"), f"{label}: give 'target' or 'flow', not both")
+        flow = merged["flow"]
+        if not isinstance(flow, str) or not flow:
+            raise self.fail(merged.line_of("flow"), f"{label}: 'flow' must be a workflow file (JSON or YAML)")
+        resolved = self.base / flow
+        if not resolved.is_file():
+            raise self.fail(merged.line_of("flow"), f"{label}: flow {flow!r} not found (looked for {resolved})")
+        workflow = merged.get("workflow")
+        if workflow is not None and not isinstance(workflow, str):
+            raise self.fail(merged.line_of("workflow"), f"{label}: 'workflow' must be a workflow name")
+        if merged.get("text") is not None:
+            raise self.fail(merged.line_of("text"), f"{label}: a workflow input is JSON, not 'text'")
+        return str(resolved)
+
+    def task_files(self, merged: MarkedDict, label: str) -> dict[str, str]:
+        tasks = merged.get("tasks")
+        if tasks is None:
+            return {}
+        if not isinstance(tasks, MarkedDict):
+            raise self.fail(merged.line_of("tasks"), f"{label}: 'tasks' must map SIMPLE task names to files")
+        files = {}
+        for name, file in tasks.items():
+            path = self.base / str(file) if isinstance(file, str) else None
+            if path is None or not path.is_file():
+                raise self.fail(tasks.line_of(name), f"{label}: tasks.{name}: function file {file!r} not found")
+            files[str(name)] = str(path)
+        return files
 
     def target(self, target: str, line: int, label: str) -> str:
         if target.startswith("oci://"):
@@ -294,9 +356,29 @@ class _Validator:
             values["logs_contain"] = tuple(logs)
         if "stats" in raw:
             values["stats"] = self.stats(raw["stats"], raw.line_of("stats"), label)
+        if "tasks" in raw:
+            values["tasks"] = self.task_expects(raw["tasks"], raw.line_of("tasks"), label)
         if "error" in values and ({"has_result", "has_subset", "result_regex", "result_path"} & set(values)):
             raise self.fail(raw.line_of("error"), f"{label}: a case expecting an error has no result to check")
         return Expect(**values)
+
+    def task_expects(self, value: Any, line: int, label: str) -> tuple[TaskExpect, ...]:
+        if not isinstance(value, MarkedDict) or not value:
+            raise self.fail(line, f"{label}: 'expect.tasks' must map task references to "
+                                  f"{{status: COMPLETED, result: ...}}")
+        expects = []
+        for ref, wanted in value.items():
+            if not isinstance(wanted, MarkedDict):
+                raise self.fail(value.line_of(ref), f"{label}: tasks.{ref} must be a mapping like "
+                                                    f"{{status: COMPLETED, result: 42}}")
+            self.keys(wanted, TASK_EXPECT_KEYS, f"{label}: tasks.{ref}")
+            status = wanted.get("status")
+            if status is not None and status not in TASK_STATUSES:
+                raise self.fail(wanted.line_of("status"), f"{label}: tasks.{ref}.status: unknown status "
+                                                          f"{status!r}{_close(str(status), TASK_STATUSES)}")
+            expects.append(TaskExpect(str(ref), status, "result" in wanted, _plain(wanted.get("result")),
+                                      "output" in wanted, _plain(wanted.get("output"))))
+        return tuple(expects)
 
     def regex(self, value: Any, line: int, label: str) -> str:
         import re

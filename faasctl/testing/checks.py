@@ -250,3 +250,36 @@ def _stats(expect: Expect, stats: dict[str, Any]) -> list[Failure]:
         elif not bound.holds(float(actual)):
             failures.append(Failure(f"stats.{bound.stat} = {actual}, expected {bound.text}"))
     return failures
+
+
+def check_tasks(expect: Expect, execution: dict[str, Any] | None) -> list[Failure]:
+    """``expect.tasks`` of a flow case against its execution document (each reference's last record)."""
+    if not expect.tasks:
+        return []
+    if execution is None:
+        return [Failure("the workflow did not run, so no task can be checked")]
+    latest: dict[str, dict[str, Any]] = {}
+    for record in execution.get("tasks", []):
+        ref = str(record.get("referenceTaskName", ""))
+        latest[ref] = record
+        base, sep, number = ref.rpartition("__")
+        if sep and number.isdigit():
+            latest[base] = record  # REF names the loop task's last iteration
+    failures = []
+    for wanted in expect.tasks:
+        record = latest.get(wanted.ref)
+        if record is None:
+            failures.append(Failure(f"task {wanted.ref} did not run (ran: {', '.join(latest) or 'none'})"))
+            continue
+        if wanted.status is not None and record.get("status") != wanted.status:
+            reason = record.get("reasonForIncompletion")
+            failures.append(Failure(f"task {wanted.ref}: expected status {wanted.status}, got {record.get('status')}"
+                                    + (f" ({reason})" if reason else "")))
+        output = record.get("outputData")
+        if wanted.has_result:
+            actual = output.get("result") if isinstance(output, dict) else None
+            if not json_equal(wanted.result, actual):
+                failures.append(Failure(f"task {wanted.ref}: result differs", pretty(wanted.result), pretty(actual)))
+        if wanted.has_output and not json_equal(wanted.output, output):
+            failures.append(Failure(f"task {wanted.ref}: output differs", pretty(wanted.output), pretty(output)))
+    return failures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from faasctl.errors import FaasError, InternalError
 from faasctl.testing.cases import LIMIT_KEYS, Case
-from faasctl.testing.checks import Failure, check
+from faasctl.testing.checks import Failure, check, check_tasks
 
 if TYPE_CHECKING:
     from faasctl.engine import Engine
@@ -66,20 +67,60 @@ def run_case(engine: Engine, case: Case) -> CaseOutcome:
         return CaseOutcome(case, "skipped", [Failure(case.skip)])
     started = time.perf_counter()
     limits, options = run_options(case)
-    result = raised = None
+    result = raised = execution = None
     try:
-        result = engine.run(case.target, FunctionInput.of(case.input), runtime=case.options.get("runtime"),
-                            limits=limits, options=options)
+        if case.flow:
+            result, execution = run_flow_case(engine, case, limits)
+        else:
+            result = engine.run(case.target, FunctionInput.of(case.input), runtime=case.options.get("runtime"),
+                                limits=limits, options=options)
     except FaasError as exc:
         raised = exc
     except Exception as exc:  # a bug somewhere below must fail this case, not the whole suite
         raised = InternalError(f"{type(exc).__name__}: {exc}")
     failures = check(case.expect, result, raised)
+    if raised is None:
+        failures.extend(check_tasks(case.expect, execution))
     seconds = time.perf_counter() - started
     if not failures:
         return CaseOutcome(case, "passed", [], result, seconds)
     status = "error" if raised is not None else "failed"
     return CaseOutcome(case, status, failures, result, seconds)
+
+
+def prepare_flow_case(engine: Engine, case: Case) -> Any:
+    """A flow case's workflow read and validated (a ``UsageError`` naming the problem when it is invalid)."""
+    from pathlib import Path
+
+    from faasctl.flow.executor import runtime_of
+    from faasctl.flow.loader import prepare_flow
+
+    assert case.flow is not None
+    return prepare_flow(Path(case.flow), case.input, mapped={k: Path(v) for k, v in case.tasks.items()},
+                        runtime_of=lambda file: runtime_of(engine, file), workflow=case.workflow)
+
+
+def run_flow_case(engine: Engine, case: Case, limits: dict[str, Any]) -> tuple[Result, dict[str, Any]]:
+    """Run a flow case as ``faasctl flow run`` would, and shape it as a run ``Result`` for the checks:
+    the workflow output is the result, every task's logs (prefixed by its reference) are the logs."""
+    from faasctl.flow.executor import LocalExecutor
+    from faasctl.result import Result, RunError, Stats
+
+    flow = prepare_flow_case(engine, case)
+    logs: list[str] = []
+
+    def collect(request: dict[str, Any], envelope: dict[str, Any]) -> None:
+        logs.extend(f"[{request['ref']}] {line}" for line in envelope.get("logs") or [])
+
+    started = time.perf_counter()
+    execution = LocalExecutor(engine, limits=limits, on_task_done=collect).execute(flow)
+    stats = Stats(duration_ms=(time.perf_counter() - started) * 1000)
+    name = str(execution.get("workflowName") or os.path.basename(case.flow or "workflow"))
+    if execution["status"] == "COMPLETED":
+        return Result("flow", name, stats, result=execution["output"], output_type="json", logs=logs), execution
+    error_type = flow.root.error_type or "FunctionError"
+    error = RunError(error_type, f"workflow {execution['status']}: {execution.get('reasonForIncompletion')}")
+    return Result("flow", name, stats, logs=logs, error=error), execution
 
 
 def run_cases(engine: Engine, cases: list[Case], jobs: int = 1,
