@@ -216,6 +216,32 @@ def test_flow_results_equal_local_runs(temporal_server, queue, engine):  # noqa:
                 for t in remote["tasks"]] == shape
 
 
+def test_flow_run_prints_what_local_flow_run_prints(temporal_server, queue, tmp_path):  # noqa: F811
+    failing = tmp_path / "failing.json"
+    failing.write_text(json.dumps(_flow([_js_task("ok", "log('fine'); return 1"),
+                                         _js_task("bad", "console.error('going'); throw new Error('down')")])))
+    mapped = tmp_path / "mapped.yaml"
+    mapped.write_text("name: mapped\nversion: 1\ntasks:\n  - {name: enrich, taskReferenceName: e, type: SIMPLE, "
+                      "inputParameters: {n: '${workflow.input.n}'}}\n"
+                      "  - name: sub\n    taskReferenceName: s\n    type: SUB_WORKFLOW\n"
+                      "    subWorkflowParam: {name: inner}\n    inputParameters: {v: '${e.output.z}'}\n")
+    (tmp_path / "inner.json").write_text(json.dumps(_flow([_js_task("x", "log('inside'); return 'in'")], "inner")))
+    enrich = tmp_path / "enrich.js"
+    enrich.write_text("log('enriching'); return {z: $.n * 2, a: 'first?'}")
+    cases = [
+        ["flow", "run", str(EXAMPLES / "wasm-example.json"), "-d", '{"enter_your_name": "John"}'],
+        ["flow", "run", str(failing)],
+        ["flow", "run", str(mapped), "--task", f"enrich={enrich}", "-p", "n=21"],
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = list(pool.map(lambda args: both(args, temporal_server.address, queue), cases))
+    for args, (local, remote) in zip(cases, outcomes, strict=True):
+        assert (remote.code, remote.stdout, remote.stderr) == (local.code, local.stdout, local.stderr), args
+    assert [local.code for local, _ in outcomes] == [0, 1, 0]
+    assert outcomes[0][0].stdout == '{"result":{"name":"John","name_length":4}}\n'
+    assert "[s/x] inside" in outcomes[2][0].stderr
+
+
 def test_non_retryable_task_error_fails_the_flow_at_once(temporal_server, queue):  # noqa: F811
     from faasctl.worker.client import run_flow_remotely
 

@@ -40,6 +40,7 @@ def _no_subcommand(parser: argparse.ArgumentParser) -> int:
 
 def add_run_parser(verbs: argparse._SubParsersAction) -> None:
     from faasctl.cli.common import add_input_options, add_limit_options
+    from faasctl.cli.run import add_temporal_options
 
     parser = verbs.add_parser("run", help="run a Conductor workflow definition", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,6 +60,7 @@ def add_run_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="hide the tasks' logs")
     parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
     add_limit_options(parser)
+    add_temporal_options(parser)
     parser.set_defaults(handler=handle_run)
 
 
@@ -91,13 +93,16 @@ def handle_run(args: argparse.Namespace) -> int:
         file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task,
         fmt=args.format, jobs=args.jobs or None, limits=limit_overrides(args), quiet=args.quiet,
         config=args.config, max_iterations=args.max_iterations,
+        temporal=args.temporal, task_queue=args.task_queue, namespace=args.namespace,
     )
 
 
 def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks: list[str] | tuple[str, ...] = (),
              fmt: str = "result", jobs: int | None = None, limits: dict[str, Any] | None = None,
-             quiet: bool = False, config: str | None = None, max_iterations: int = 1000) -> int:
-    """The whole command with plain values: load, validate, run, print; returns the exit code."""
+             quiet: bool = False, config: str | None = None, max_iterations: int = 1000,
+             temporal: str | None = None, task_queue: str = "faasctl", namespace: str = "default") -> int:
+    """The whole command with plain values: load, validate, run, print; returns the exit code.
+    ``temporal`` (HOST:PORT): the same flow on Temporal workers (docs/worker.md), printed the same way."""
     from faasctl.cli.common import _to_stdout, _write_result, build_engine, write_json
     from faasctl.cli.main import _error_line
     from faasctl.cli.run import _run_interruptibly
@@ -109,8 +114,17 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
     flow = prepare_flow(engine, Path(file), input_value, workflow=workflow, tasks=tasks, config=config,
                         max_iterations=max_iterations)
     on_done = None if quiet or fmt == "json" else _print_logs
-    executor = LocalExecutor(engine, jobs=jobs, limits=limits, on_task_done=on_done)
-    execution = _run_interruptibly(lambda: executor.execute(flow))
+    if temporal:
+        from faasctl.worker.client import run_flow_on_temporal, task_logs
+
+        execution, code = run_flow_on_temporal(flow, input_value, address=temporal, namespace=namespace,
+                                               task_queue=task_queue, limits=limits)
+        for ref, logs in task_logs(execution) if on_done else ():
+            on_done({"ref": ref}, {"logs": logs})
+    else:
+        executor = LocalExecutor(engine, jobs=jobs, limits=limits, on_task_done=on_done)
+        execution = _run_interruptibly(lambda: executor.execute(flow))
+        code = flow.exit_code
     if fmt == "json":
         _to_stdout(lambda: write_json(execution))
     elif execution["status"] == "COMPLETED":
@@ -118,7 +132,7 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
     if execution["status"] != "COMPLETED":
         _error_line(f"workflow {execution.get('workflowName') or file} {execution['status']}: "
                     f"{execution.get('reasonForIncompletion')}")
-    return flow.exit_code
+    return code
 
 
 def prepare_flow(engine: Any, path: Path, input_value: Any, *, workflow: str | None = None,

@@ -107,7 +107,7 @@ def run_flow_on_temporal(flow: Any, flow_input: Any, *, address: str, namespace:
     prepares it, run by the ``faasctl.flow`` workflow instead of the local executor."""
     return run_flow_remotely(flow.root.definition, flow_input, address=address, namespace=namespace,
                              task_queue=task_queue, definitions=flow.definitions, functions=flow.functions,
-                             limits=limits, max_iterations=flow.max_iterations)
+                             limits=limits, max_iterations=flow.max_iterations, flow_id=flow.workflow_id)
 
 
 def task_logs(document: dict[str, Any], label: str = "") -> Iterator[tuple[str, list[str]]]:
@@ -125,7 +125,7 @@ def task_logs(document: dict[str, Any], label: str = "") -> Iterator[tuple[str, 
 def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespace: str = DEFAULT_NAMESPACE,
                       task_queue: str = DEFAULT_TASK_QUEUE, definitions: dict[str, Any] | None = None,
                       functions: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
-                      max_iterations: int | None = None,
+                      max_iterations: int | None = None, flow_id: str | None = None,
                       heartbeat_timeout: float | None = None) -> tuple[dict[str, Any], int]:
     """A flow run by the ``faasctl.flow`` workflow: its execution document and the exit code the local
     ``faasctl flow run`` would give. An invalid definition is a ``UsageError`` here as it is locally."""
@@ -139,6 +139,8 @@ def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespa
         request["limits"] = given
     if max_iterations:
         request["max_iterations"] = max_iterations
+    if flow_id:
+        request["workflow_id"] = flow_id
     if heartbeat_timeout:
         request["heartbeat_timeout"] = heartbeat_timeout
     check_payload(request, "the flow with its input and functions")

@@ -116,7 +116,8 @@ def lost_envelope(error: ActivityError, function: Any) -> dict[str, Any]:
 @workflow.defn(name=FLOW_WORKFLOW)
 class FlowWorkflow:
     """Input ``{"definition", "input", "definitions"?, "functions"?, "limits"?, "max_iterations"?,
-    "heartbeat_timeout"?}`` (``limits``: defaults under each task's own, like ``flow run --timeout``); output the
+    "workflow_id"?, "heartbeat_timeout"?}`` (``limits``: defaults under each task's own, like ``flow run
+    --timeout``; ``workflow_id``: the execution's id in its document, Temporal's workflow id if absent); output the
     execution document of a COMPLETED flow. A flow that ends otherwise fails the workflow (so Temporal shows
     it failed) with an ``ApplicationError`` whose type is the failing task's error type and whose details are
     the execution document and the exit code ``faasctl flow run`` would have used."""
@@ -131,7 +132,7 @@ class FlowWorkflow:
                                    type="UsageError", non_retryable=True)
         heartbeat = _positive(request.get("heartbeat_timeout"), DEFAULT_HEARTBEAT_TIMEOUT)
         try:
-            flow = Flow(request["definition"], request.get("input"), workflow_id=workflow.info().workflow_id,
+            flow = Flow(request["definition"], request.get("input"), workflow_id=_flow_id(request),
                         definitions=request.get("definitions") or {}, functions=request.get("functions") or {},
                         max_iterations=int(_positive(request.get("max_iterations"), 1000)))
         except FlowDefinitionError as exc:
@@ -183,6 +184,13 @@ def _positive(value: Any, default: float) -> float:
     """A positive number from the workflow input, else ``default`` (bad input must not wedge
     the workflow task in a retry loop)."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else default
+
+
+def _flow_id(request: dict[str, Any]) -> str:
+    """The id the interpreter derives task ids from (and ``${workflow.workflowId}`` reads): the one the
+    client's local path would use when given, so outputs match it; else Temporal's workflow id."""
+    given = request.get("workflow_id")
+    return given if isinstance(given, str) and given else workflow.info().workflow_id
 
 
 def _now_ms() -> int:
