@@ -102,12 +102,17 @@ def test_registers_polls_runs_and_reports(conductor, tmp_path):
 def test_sigterm_finishes_the_held_task_then_stops(conductor, tmp_path):
     state, url = conductor
     worker = start(url, tmp_path / "worker.log", "--task-types", "GLOBAL___js")
-    slow = state.enqueue("GLOBAL___js", "slow", {
-        "scriptExpression": "const end = Date.now() + 1500; while (Date.now() < end) {} return 'finished'"})
-    state.wait_polled(slow)
-    worker.send_signal(signal.SIGTERM)
-    queued = state.enqueue("GLOBAL___js", "queued", {"scriptExpression": "return 1"})
-    assert worker.wait(30) == 0
+    try:
+        slow = state.enqueue("GLOBAL___js", "slow", {
+            "scriptExpression": "const end = Date.now() + 1500; while (Date.now() < end) {} return 'finished'"})
+        state.wait_polled(slow)
+        worker.send_signal(signal.SIGTERM)
+        queued = state.enqueue("GLOBAL___js", "queued", {"scriptExpression": "return 1"})
+        assert worker.wait(30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
     assert state.tasks[slow]["status"] == "COMPLETED"  # reported before the process ended
     assert state.tasks[slow]["outputData"] == {"result": "finished"}
     assert state.tasks[queued]["status"] == "SCHEDULED"  # nothing new was taken after SIGTERM
