@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 from conftest import EXAMPLES, run_cli
 
-from faasctl.cli.main import build_parser
+from faasctl.cli.main import COMMANDS, SUMMARIES, main, verb_command
+from faasctl.cli.options import Group
 
 
-def verbs() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
+def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """--help in process (typer's rich help prints to sys.stdout)."""
+    assert main([*argv, "--help"]) == 0
+    return capsys.readouterr().out
 
 
-def test_top_level_help_shows_an_example() -> None:
-    assert "example" in build_parser().format_help()
+def test_top_level_help_shows_an_example_and_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_text(capsys)
+    assert "example: faasctl run examples/hello.js" in text
+    for verb, summary in SUMMARIES.items():
+        assert verb in text and summary in text
 
 
-@pytest.mark.parametrize("verb", sorted(verbs()))
-def test_every_verb_help_shows_an_example(verb: str) -> None:
-    text = verbs()[verb].format_help()
+def test_every_verb_has_a_summary() -> None:
+    assert set(COMMANDS) == set(SUMMARIES)
+
+
+@pytest.mark.parametrize("verb", sorted(COMMANDS))
+def test_every_verb_help_shows_an_example(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_text(capsys, verb)
     assert "example" in text.lower(), f"faasctl {verb} --help has no example"
     assert f"faasctl {verb}" in text.split("example", 1)[1], f"faasctl {verb} --help: the example does not use it"
+
+
+@pytest.mark.parametrize("verb", sorted(COMMANDS))
+def test_every_option_and_argument_has_help(verb: str) -> None:
+    command = verb_command(verb)
+    commands = list(command.commands.values()) if isinstance(command, Group) else [command]
+    for each in commands:
+        for param in each.params:
+            assert getattr(param, "help", None), f"faasctl {verb} {param.name}: no help text"
 
 
 def test_help_through_the_installed_command() -> None:

@@ -1,33 +1,39 @@
-"""Shell completion: the kept scripts are current, bash really completes, install writes where shells look."""
+"""Shell completion: the kept scripts are typer's current ones, the app really answers bash, zsh and fish,
+install writes where shells look."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_cli
 
-from faasctl.cli.completion_cmd import FILES, current_command, detect_shell, script_for
+from faasctl.cli.completion_cmd import FILES, detect_shell, script_for
 from faasctl.errors import UsageError
 
 COMPLETIONS = ROOT / "completions"
+BIN = str(Path(sys.executable).parent)
 
 
 @pytest.mark.parametrize("shell", sorted(FILES))
-def test_kept_scripts_are_current(shell: str) -> None:
+def test_kept_scripts_are_what_the_app_generates(shell: str) -> None:
     kept = (COMPLETIONS / FILES[shell]).read_text(encoding="utf-8")
     assert kept == script_for(shell), (
         f"completions/{FILES[shell]} is stale: regenerate with `python -m faasctl.cli.completion_cmd completions`")
+    assert "_FAASCTL_COMPLETE=complete_" + shell in kept
 
 
 def bash_complete(*words: str) -> list[str]:
-    """COMPREPLY of the generated bash function for the command line ``words`` (last one being typed)."""
+    """COMPREPLY of the kept bash script for the command line ``words`` (last one being typed): the script
+    runs the installed faasctl, which answers from the typer app."""
     line = " ".join(f"'{w}'" for w in words)
     script = (f"source {COMPLETIONS / FILES['bash']}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
-              "_faasctl; printf '%s\\n' \"${COMPREPLY[@]}\"")
+              "_faasctl_completion faasctl; printf '%s\\n' \"${COMPREPLY[@]}\"")
     out = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True, check=True,
-                         cwd=ROOT / "examples")
+                         cwd=ROOT / "examples", env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
     return [line for line in out.stdout.splitlines() if line]
 
 
@@ -38,43 +44,38 @@ def test_bash_completes_verbs_options_choices_and_files() -> None:
     assert bash_complete("faasctl", "--show-completion", "") == ["bash", "zsh", "fish"]
     assert "hello.js" in bash_complete("faasctl", "run", "hel")
     assert bash_complete("faasctl", "run", "x.js", "--timeout", "") == []
+    assert bash_complete("faasctl", "cache", "") == ["ls", "prune"]
+    assert "--timeout" in bash_complete("faasctl", "bench", "x.js", "--ti")
 
 
-def test_every_verb_and_option_is_in_every_script() -> None:
-    root = current_command()
-    scripts = {shell: script_for(shell, root) for shell in FILES}
-    for command in root.commands:
-        for option in command.options:
-            for shell, text in scripts.items():
-                name = option.strings[-1]
-                shown = f"-l {name[2:]}" if shell == "fish" and name.startswith("--") else name
-                if shell == "fish" and not name.startswith("--"):
-                    shown = f"-s {name[1:]}"
-                assert shown in text, f"{shell}: {command.name} {name}"
-        assert all(command.name in text for text in scripts.values())
+def complete(shell: str, line: str) -> str:
+    """What faasctl answers the zsh or fish script for the command line ``line``."""
+    env = {"_FAASCTL_COMPLETE": f"complete_{shell}", "_TYPER_COMPLETE_ARGS": line}
+    if shell == "fish":
+        env["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
+    result = run_cli(env=env, cwd=ROOT / "examples")
+    assert result.code == 0, result.stderr
+    return result.stdout
 
 
-def test_zsh_and_fish_scripts_are_well_formed() -> None:
-    zsh = script_for("zsh")
-    assert zsh.startswith("#compdef faasctl\n") and zsh.rstrip().endswith('_faasctl "$@"')
-    for line in zsh.splitlines():
-        if line.strip().startswith("'"):
-            assert line.count("'") % 2 == 0, line  # no quote left open
-    fish = script_for("fish")
-    for line in fish.splitlines()[1:]:
-        assert line.startswith("complete -c faasctl"), line
-        assert line.replace("\\'", "").count("'") % 2 == 0, line
+def test_zsh_and_fish_get_options_with_their_help() -> None:
+    assert '"--timeout":"wall-clock limit of one run (default 30s)"' in complete("zsh", "faasctl run x.js --ti")
+    assert "--timeout\twall-clock limit of one run (default 30s)" in complete("fish", "faasctl run x.js --ti")
+    fish_verbs = complete("fish", "faasctl ")
+    for verb in ("run", "serve", "test", "bench", "completion"):
+        assert f"{verb}\t" in fish_verbs
 
 
 def test_completion_verb_and_show_flag() -> None:
     shown = run_cli("completion", "fish")
     assert shown.code == 0 and shown.stdout == script_for("fish")
     flag = run_cli("--show-completion", "bash")
-    assert flag.code == 0 and "complete -o bashdefault -o default -F _faasctl faasctl" in flag.stdout
+    assert flag.code == 0 and flag.stdout == script_for("bash")
     auto = run_cli("completion", env={"SHELL": "/usr/bin/zsh"})
     assert auto.stdout.startswith("#compdef faasctl")
     unknown = run_cli("--show-completion", "tcsh")
-    assert unknown.code == 2 and "unsupported shell 'tcsh'" in unknown.stderr
+    assert unknown.code == 2 and unknown.stderr == "faasctl: error: unsupported shell 'tcsh' (use bash, zsh or fish)\n"
+    assert run_cli("completion", "tcsh").code == 2
 
 
 def test_detect_shell() -> None:

@@ -3,13 +3,39 @@ percentiles, runs per second, fuel and memory figures."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
+
+from faasctl.cli.options import (
+    Abi,
+    Args,
+    ArgsCommand,
+    Config,
+    Data,
+    Fuel,
+    Input,
+    Invoke,
+    MaxInput,
+    MaxOutput,
+    Memory,
+    OutputJson,
+    Param,
+    Runtime,
+    Text,
+    Timeout,
+    choice,
+    complete_path,
+    namespace,
+    verb_app,
+    whole_number,
+)
 from faasctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   faasctl bench examples/hello.js -d '{"name":"Ada"}'
@@ -17,47 +43,41 @@ EXAMPLES = """examples:
   faasctl bench f.js --cold --runs 10        # a fresh engine (instance cache) per run"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_input_options, add_limit_options
-
-    parser = sub.add_parser("bench", help="benchmark a function: percentiles, runs per second", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            description="Run a function many times and report wall-clock min/median/p95/max, "
-                                        "runs per second, fuel and peak memory. Warm by default (one engine, "
-                                        "compiled modules and instances reused); --cold builds a fresh engine "
-                                        "for every run.")
-    parser.add_argument("target", help="function file or oci://REF")
-    parser.add_argument("args", nargs="*", help="arguments: numbers for --invoke, argv for WASI programs")
-    parser.add_argument("-n", "--runs", type=_positive("runs"), default=20, metavar="N",
-                        help="measured runs (default 20)")
-    parser.add_argument("--warmup", type=_positive("warmup", zero=True), default=3, metavar="N",
-                        help="unmeasured runs first (default 3)")
-    parser.add_argument("--cold", action="store_true", help="a fresh engine for every run (no instance cache)")
-    parser.add_argument("--format", "-f", choices=["table", "json"], default="table")
-    add_input_options(parser, "input (default {})")
-    parser.add_argument("--runtime", "-r", metavar="NAME", help="runtime to use (see faasctl runtimes)")
-    parser.add_argument("--output-json", choices=["true", "false", "auto"], default="auto")
-    parser.add_argument("--invoke", metavar="NAME", help="export to call (string or numeric ABI)")
-    parser.add_argument("--abi", choices=["wasi", "string", "core"], help="force the calling convention")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    add_limit_options(parser)
-    parser.set_defaults(handler=handle)
-    from faasctl.cli.run import _accept_intermixed
-
-    _accept_intermixed(parser)  # gcd.wat --invoke gcd 6 27, as with run
+app = verb_app()
 
 
-def _positive(name: str, zero: bool = False) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid {name} {text!r}: use a whole number") from None
-        if value < (0 if zero else 1):
-            raise argparse.ArgumentTypeError(f"invalid {name} {text!r}: it must be {'0' if zero else '1'} or more")
-        return value
-
-    return parse
+@app.command("bench", cls=ArgsCommand, epilog=EXAMPLES, short_help="benchmark a function: percentiles, runs per second",
+             help="Run a function many times and report wall-clock min/median/p95/max, runs per second, fuel and "
+                  "peak memory. Warm by default (one engine, compiled modules and instances reused); --cold builds "
+                  "a fresh engine for every run.")
+def bench(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="function file or oci://REF", show_default=False,
+                                          autocompletion=complete_path)],
+    args: Args = None,
+    runs: Annotated[int, typer.Option("--runs", "-n", metavar="N", parser=whole_number("runs", 1),
+                                      help="measured runs")] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", metavar="N", parser=whole_number("warmup", 0),
+                                        help="unmeasured runs first")] = 3,
+    cold: Annotated[bool, typer.Option("--cold", help="a fresh engine for every run (no instance cache)")] = False,
+    format: Annotated[str, typer.Option("--format", "-f", click_type=choice("table", "json"),
+                                        help="a table for people or a JSON report")] = "table",
+    input: Input = None,
+    data: Data = None,
+    param: Param = None,
+    text: Text = False,
+    max_input: MaxInput = None,
+    runtime: Runtime = None,
+    output_json: OutputJson = "auto",
+    invoke: Invoke = None,
+    abi: Abi = None,
+    config: Config = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    fuel: Fuel = None,
+    max_output: MaxOutput = None,
+) -> int:
+    return handle(namespace(locals()), ctx.obj)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -104,7 +124,8 @@ def measure(make_engine: Callable[[], Any], run: Callable[[Any], Any], runs: int
     number of the run that failed (None when all succeeded; measuring stops there, its result last).
     Cold: a fresh engine per run, its construction inside the timing."""
     engine = None if cold else make_engine()
-    wall, results = [], []
+    wall: list[float] = []
+    results: list[Any] = []
     for index in range(warmup + runs):
         started = time.perf_counter()
         current = make_engine() if cold else engine
@@ -146,7 +167,7 @@ def _mib(size: int) -> str:
     return f"{size / 1024**2:.1f} MiB"
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: Any, env: Environment) -> int:
     from faasctl.cli.common import build_engine, limit_overrides, render_result, write_json
     from faasctl.cli.run import _run_interruptibly, build_function_input
     from faasctl.output import output_mode
@@ -154,11 +175,11 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.target == "-":
         raise UsageError("bench needs a function file or oci:// reference, not standard input")
-    function_input = build_function_input(args, stdin_used=False)
-    options = RunOptions(output_json=output_mode(args.output_json), invoke=args.invoke, args=tuple(args.args),
+    function_input = build_function_input(args, env, stdin_used=False)
+    options = RunOptions(output_json=output_mode(args.output_json), invoke=args.invoke, args=tuple(args.args or ()),
                          abi=args.abi)
     limits = limit_overrides(args)
-    first = build_engine(args)  # validates the config once; cold runs rebuild from the same settings
+    first = build_engine(args, env)  # validates the config once; cold runs rebuild from the same settings
 
     def make_engine() -> Any:
         from faasctl.engine import Engine
@@ -168,13 +189,14 @@ def handle(args: argparse.Namespace) -> int:
     def run(engine: Any) -> Any:
         return engine.run(args.target, function_input, runtime=args.runtime, limits=limits, options=options)
 
-    wall, results, failed = _run_interruptibly(lambda: measure(make_engine, run, args.runs, args.warmup, args.cold))
+    wall, results, failed = _run_interruptibly(lambda: measure(make_engine, run, args.runs, args.warmup, args.cold),
+                                              env)
     if failed is not None:
-        sys.stderr.write(f"faasctl: bench stopped: run {failed} of {args.warmup + args.runs} failed\n")
-        return render_result(results[-1], "result", quiet=False)
+        env.stderr.write(f"faasctl: bench stopped: run {failed} of {args.warmup + args.runs} failed\n")
+        return render_result(results[-1], "result", False, env)
     report = summarize(wall, results, "cold" if args.cold else "warm", args.warmup)
     if args.format == "json":
-        write_json(report)
+        write_json(report, env)
     else:
-        sys.stdout.write(render_table(report))
+        env.stdout.write(render_table(report))
     return 0

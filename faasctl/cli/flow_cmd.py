@@ -39,8 +39,7 @@ def _no_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def add_run_parser(verbs: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_input_options, add_limit_options
-    from faasctl.cli.run import add_temporal_options
+    from faasctl.cli.worker_cmd import add_temporal_options
 
     parser = verbs.add_parser("run", help="run a Conductor workflow definition", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,6 +63,24 @@ def add_run_parser(verbs: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle_run)
 
 
+def add_input_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """argparse spellings of the shared input options, while this verb goes through the argparse bridge."""
+    source = parser.add_argument_group(title)
+    source.add_argument("-i", "--input", metavar="FILE", help="JSON input file ('-' for stdin)")
+    source.add_argument("-d", "--data", metavar="JSON", help="inline JSON input")
+    source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
+                        help="set one key of an object input (VALUE as JSON when it parses)")
+    source.add_argument("--text", action="store_true", help="take the input as a plain string")
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits")
+    group.add_argument("--timeout", metavar="DURATION", help="wall-clock limit of one run (default 30s)")
+    group.add_argument("--memory", metavar="SIZE", help="guest memory limit (default 256MiB)")
+    group.add_argument("--fuel", metavar="N", help="instruction budget (default none)")
+    group.add_argument("--max-output", metavar="SIZE", help="bytes of output, and of logs, kept (default 6MiB)")
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -85,15 +102,15 @@ def _positive(text: str) -> int:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    from faasctl.cli.common import limit_overrides
+    from faasctl.cli.common import limit_overrides, terminal
     from faasctl.cli.run import build_function_input
 
-    function_input = build_function_input(args, stdin_used=False)
+    function_input = build_function_input(args, terminal(None), stdin_used=False)
     return run_flow(
         file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task,
         fmt=args.format, jobs=args.jobs or None, limits=limit_overrides(args), quiet=args.quiet,
         config=args.config, max_iterations=args.max_iterations,
-        temporal=args.temporal, task_queue=args.task_queue, namespace=args.namespace,
+        temporal=args.temporal, task_queue=args.task_queue, namespace=args.temporal_namespace,
     )
 
 
@@ -103,14 +120,15 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
              temporal: str | None = None, task_queue: str = "faasctl", namespace: str = "default") -> int:
     """The whole command with plain values: load, validate, run, print; returns the exit code.
     ``temporal`` (HOST:PORT): the same flow on Temporal workers (docs/worker.md), printed the same way."""
-    from faasctl.cli.common import _to_stdout, _write_result, build_engine, write_json
+    from faasctl.cli.common import _to_stdout, _write_result, build_engine, terminal, write_json
     from faasctl.cli.main import _error_line
     from faasctl.cli.run import _run_interruptibly
     from faasctl.flow.executor import LocalExecutor
     from faasctl.limits import Limits
 
     Limits().merged(**(limits or {}))  # a bad --timeout is a usage error before anything is read
-    engine = build_engine(argparse.Namespace(config=config))
+    env = terminal(None)
+    engine = build_engine(argparse.Namespace(config=config), env)
     flow = prepare_flow(engine, Path(file), input_value, workflow=workflow, tasks=tasks, config=config,
                         max_iterations=max_iterations)
     on_done = None if quiet or fmt == "json" else _print_logs
@@ -123,12 +141,12 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
             on_done({"ref": ref}, {"logs": logs})
     else:
         executor = LocalExecutor(engine, jobs=jobs, limits=limits, on_task_done=on_done)
-        execution = _run_interruptibly(lambda: executor.execute(flow))
+        execution = _run_interruptibly(lambda: executor.execute(flow), env)
         code = flow.exit_code
     if fmt == "json":
-        _to_stdout(lambda: write_json(execution))
+        _to_stdout(env, lambda: write_json(execution, env))
     elif execution["status"] == "COMPLETED":
-        _to_stdout(lambda: _write_result(execution["output"]))
+        _to_stdout(env, lambda: _write_result(env, execution["output"]))
     if execution["status"] != "COMPLETED":
         _error_line(f"workflow {execution.get('workflowName') or file} {execution['status']}: "
                     f"{execution.get('reasonForIncompletion')}")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from faasctl.cli.options import ABIS, Command, Config, choice, complete_path, namespace, verb_app
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   faasctl inspect examples/gcd.wat
@@ -11,27 +17,38 @@ EXAMPLES = """examples:
   faasctl inspect oci://localhost:5000/fns/echo:1 --offline"""
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("inspect", help="show what a WebAssembly module imports, exports and needs",
-                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-                            description="Show a WebAssembly module's imports (and which faasctl provides), exports, "
-                                        "the ABI `faasctl run` would use, its memories and the capabilities it needs.")
-    parser.add_argument("target", help=".wasm or .wat file, or oci://REF")
-    parser.add_argument("--format", "-f", choices=["table", "json"], default="table")
-    parser.add_argument("--invoke", metavar="NAME", help="the export `run --invoke` would call")
-    parser.add_argument("--abi", choices=["wasi", "string", "core"], help="force the calling convention")
-    parser.add_argument("--memory", metavar="SIZE", help="memory limit to check the module against (default 256MiB)")
-    parser.add_argument("--config", metavar="FILE", help="config file")
-    parser.add_argument("--offline", action="store_true", help="use the local OCI cache only")
-    parser.add_argument("--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry")
-    parser.set_defaults(handler=handle)
+app = verb_app()
 
 
-def handle(args: argparse.Namespace) -> int:
+@app.command("inspect", cls=Command, epilog=EXAMPLES,
+             short_help="show what a WebAssembly module imports, exports and needs",
+             help="Show a WebAssembly module's imports (and which faasctl provides), exports, the ABI `faasctl run` "
+                  "would use, its memories and the capabilities it needs.")
+def inspect(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="TARGET", help=".wasm or .wat file, or oci://REF",
+                                          show_default=False, autocompletion=complete_path)],
+    format: Annotated[str, typer.Option("--format", "-f", click_type=choice("table", "json"),
+                                        help="tables for people or a JSON report")] = "table",
+    invoke: Annotated[str | None, typer.Option("--invoke", metavar="NAME",
+                                               help="the export `run --invoke` would call")] = None,
+    abi: Annotated[str | None, typer.Option("--abi", click_type=choice(*ABIS),
+                                            help="force the calling convention")] = None,
+    memory: Annotated[str | None, typer.Option(
+        "--memory", metavar="SIZE", help="memory limit to check the module against (default 256MiB)")] = None,
+    config: Config = None,
+    offline: Annotated[bool, typer.Option("--offline", help="use the local OCI cache only")] = False,
+    insecure: Annotated[bool, typer.Option("--insecure",
+                                           help="allow plain HTTP to a non-loopback registry")] = False,
+) -> int:
+    return handle(namespace(locals()), ctx.obj)
+
+
+def handle(args: Any, env: Environment) -> int:
     from faasctl.cli.common import build_engine, write_json
     from faasctl.wasm.inspect import inspect_module, require_wasm
 
-    engine = build_engine(args, oci={"pull": "missing", "offline": args.offline, "insecure": args.insecure})
+    engine = build_engine(args, env, oci={"pull": "missing", "offline": args.offline, "insecure": args.insecure})
     artifact = engine.resolve(args.target)
     descriptor = engine.select_runtime(artifact)
     require_wasm(descriptor.name, artifact)
@@ -39,17 +56,16 @@ def handle(args: argparse.Namespace) -> int:
     report = inspect_module(engine.wasm_host(), artifact, invoke=args.invoke, abi=args.abi,
                             memory_limit=limits.memory)
     if args.format == "json":
-        write_json(report)
+        write_json(report, env)
     else:
-        render(report)
+        render(report, env)
     return 0
 
 
-def render(report: dict[str, Any]) -> None:
-    from rich.console import Console
+def render(report: dict[str, Any], env: Environment) -> None:
     from rich.table import Table
 
-    console = Console()
+    console = env.console()
     abi = report["abi"] or "[red]unknown[/red]"
     entry = f" calls [bold]{report['entry']}[/bold]" if report["entry"] else ""
     console.print(f"[bold]{report['name']}[/bold] ({report['format']}, {report['size']} bytes, "

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING, Annotated, Any
 
-from faasctl.wasm.cachepaths import module_cache_path
+import typer
 
+from faasctl.cli.options import Command, Config, choice, namespace, verb_app
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("runtimes", help="list the runtimes", epilog="example: faasctl runtimes --format json",
-                            description="List the registered runtimes: name, aliases, file endings, version, "
-                                        "pinned SHA-256 and whether the compiled module is cached.")
-    parser.add_argument("--format", "-f", choices=["table", "json"], default="table")
-    parser.add_argument("--config", metavar="FILE", help="config file")
-    parser.set_defaults(handler=handle)
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 
-def runtime_rows(engine) -> list[dict]:  # noqa: ANN001
+app = verb_app()
+
+
+@app.command("runtimes", cls=Command, epilog="example: faasctl runtimes --format json", short_help="list the runtimes",
+             help="List the registered runtimes: name, aliases, file endings, version, pinned SHA-256 and whether "
+                  "the compiled module is cached.")
+def runtimes(
+    ctx: typer.Context,
+    format: Annotated[str, typer.Option("--format", "-f", click_type=choice("table", "json"),
+                                        help="a table for people or JSON")] = "table",
+    config: Config = None,
+) -> int:
+    return handle(namespace(locals()), ctx.obj)
+
+
+def runtime_rows(engine: Any) -> list[dict[str, Any]]:
+    from faasctl.wasm.cachepaths import module_cache_path
+
     rows = []
     for descriptor in engine.registry.descriptors:
         binary = descriptor.binary or {}
@@ -34,15 +47,14 @@ def runtime_rows(engine) -> list[dict]:  # noqa: ANN001
     return rows
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: Any, env: Environment) -> int:
     from faasctl.cli.common import build_engine, write_json
 
-    engine = build_engine(args)
+    engine = build_engine(args, env)
     rows = runtime_rows(engine)
     if args.format == "json":
-        write_json(rows)
+        write_json(rows, env)
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="faasctl runtimes")
@@ -52,5 +64,5 @@ def handle(args: argparse.Namespace) -> int:
         cached = {True: "cached", False: "not yet", None: "n/a"}[row["cached"]]
         table.add_row(row["name"], ", ".join(row["aliases"]), " ".join(row["endings"]), row["version"],
                       (row["sha256"] or "-")[:16], cached)
-    Console().print(table)
+    env.console().print(table)
     return 0

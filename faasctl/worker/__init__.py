@@ -5,7 +5,7 @@
 - ``activity`` / ``workflows``: the Temporal activity ``faasctl.run`` and the workflows that call it.
 - ``temporal``: starting a Temporal worker; ``client``: ``faasctl run|flow run --temporal``.
 - ``conductor``: the Conductor ``GLOBAL___js`` / ``GLOBAL___py`` worker.
-- ``stopping``: how a worker process stops (a second signal exits at once) and says what it does.
+- ``stopping``: how a worker process stops (a second signal exits at once).
 
 Nothing here is imported by ``faasctl run`` unless ``--temporal`` is given: ``temporalio`` costs ~150 ms.
 """

@@ -9,9 +9,8 @@ Temporal's limit are refused here with a clear error rather than by the server w
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from faasctl.errors import ArtifactError, FaasError, InputError, InternalError, NotFoundError, UsageError
@@ -82,7 +81,8 @@ def check_payload(value: Any, what: str) -> None:
 
 def run_remotely(engine: Engine, target: str | Artifact, function_input: FunctionInput, *, runtime: str | None,
                  limits: dict[str, Any], options: RunOptions, address: str, namespace: str = DEFAULT_NAMESPACE,
-                 task_queue: str = DEFAULT_TASK_QUEUE, heartbeat_timeout: float | None = None) -> Result:
+                 task_queue: str = DEFAULT_TASK_QUEUE, heartbeat_timeout: float | None = None,
+                 say: Callable[[str], None] | None = None) -> Result:
     """One run on a Temporal worker, as a ``Result`` (the envelope the worker made)."""
     spec = spec_for_target(engine, target, runtime=runtime, limits=limits, options=options)
     request: dict[str, Any] = {"function": request_payload(spec, function_input.value)}
@@ -90,7 +90,7 @@ def run_remotely(engine: Engine, target: str | Artifact, function_input: Functio
         request["heartbeat_timeout"] = heartbeat_timeout
     check_payload(request, "the function with its input")
     envelope = execute_workflow("faasctl.function", request, address=address, namespace=namespace,
-                                task_queue=task_queue, prefix="faasctl-run")
+                                task_queue=task_queue, prefix="faasctl-run", say=say)
     if isinstance(envelope, WorkflowFailed):
         raise ArtifactError(f"the run failed on Temporal: {envelope.type}: {envelope.message}")
     error = envelope.get("error") or {}
@@ -101,13 +101,13 @@ def run_remotely(engine: Engine, target: str | Artifact, function_input: Functio
 
 
 def run_flow_on_temporal(flow: Any, flow_input: Any, *, address: str, namespace: str = DEFAULT_NAMESPACE,
-                         task_queue: str = DEFAULT_TASK_QUEUE,
-                         limits: dict[str, Any] | None = None) -> tuple[dict[str, Any], int]:
+                         task_queue: str = DEFAULT_TASK_QUEUE, limits: dict[str, Any] | None = None,
+                         say: Callable[[str], None] | None = None) -> tuple[dict[str, Any], int]:
     """``faasctl flow run --temporal``: a ``Flow`` prepared (read, mapped, validated) as the local path
     prepares it, run by the ``faasctl.flow`` workflow instead of the local executor."""
     return run_flow_remotely(flow.root.definition, flow_input, address=address, namespace=namespace,
                              task_queue=task_queue, definitions=flow.definitions, functions=flow.functions,
-                             limits=limits, max_iterations=flow.max_iterations, flow_id=flow.workflow_id)
+                             limits=limits, max_iterations=flow.max_iterations, flow_id=flow.workflow_id, say=say)
 
 
 def task_logs(document: dict[str, Any], label: str = "") -> Iterator[tuple[str, list[str]]]:
@@ -126,7 +126,8 @@ def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespa
                       task_queue: str = DEFAULT_TASK_QUEUE, definitions: dict[str, Any] | None = None,
                       functions: dict[str, Any] | None = None, limits: dict[str, Any] | None = None,
                       max_iterations: int | None = None, flow_id: str | None = None,
-                      heartbeat_timeout: float | None = None) -> tuple[dict[str, Any], int]:
+                      heartbeat_timeout: float | None = None,
+                      say: Callable[[str], None] | None = None) -> tuple[dict[str, Any], int]:
     """A flow run by the ``faasctl.flow`` workflow: its execution document and the exit code the local
     ``faasctl flow run`` would give. An invalid definition is a ``UsageError`` here as it is locally."""
     request: dict[str, Any] = {"definition": definition, "input": flow_input}
@@ -145,7 +146,7 @@ def run_flow_remotely(definition: Any, flow_input: Any, *, address: str, namespa
         request["heartbeat_timeout"] = heartbeat_timeout
     check_payload(request, "the flow with its input and functions")
     outcome = execute_workflow("faasctl.flow", request, address=address, namespace=namespace,
-                               task_queue=task_queue, prefix="faasctl-flow")
+                               task_queue=task_queue, prefix="faasctl-flow", say=say)
     if isinstance(outcome, WorkflowFailed):
         if outcome.type == "UsageError" or len(outcome.details) < 2 or not isinstance(outcome.details[0], dict):
             raise (UsageError if outcome.type == "UsageError" else ArtifactError)(outcome.message)
@@ -187,17 +188,17 @@ class WorkflowFailed(NamedTuple):
 
 
 def execute_workflow(name: str, argument: Any, *, address: str, namespace: str, task_queue: str,
-                     prefix: str, workflow_id: str | None = None) -> Any:
+                     prefix: str, workflow_id: str | None = None, say: Callable[[str], None] | None = None) -> Any:
     """Start a workflow and wait: its result, or ``WorkflowFailed``. Raises ``ArtifactError`` when Temporal
     cannot be reached or the workflow failed in any other way."""
     check_address(address)
     require_sdk()
     return asyncio.run(_execute(name, argument, address, namespace, task_queue,
-                                workflow_id or f"{prefix}-{uuid.uuid4().hex[:16]}"))
+                                workflow_id or f"{prefix}-{uuid.uuid4().hex[:16]}", say))
 
 
 async def _execute(name: str, argument: Any, address: str, namespace: str, task_queue: str,
-                   workflow_id: str) -> Any:
+                   workflow_id: str, say: Callable[[str], None] | None) -> Any:
     from temporalio.client import WorkflowFailureError
     from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError
@@ -207,8 +208,8 @@ async def _execute(name: str, argument: Any, address: str, namespace: str, task_
         handle = await client.start_workflow(name, argument, id=workflow_id, task_queue=task_queue)
     except RPCError as exc:
         raise ArtifactError(f"Temporal refused to start {name}: {exc.message}") from None
-    if sys.stderr.isatty():
-        sys.stderr.write(f"faasctl: running on Temporal as workflow {workflow_id} (task queue {task_queue})\n")
+    if say is not None:
+        say(f"running on Temporal as workflow {workflow_id} (task queue {task_queue})")
     try:
         return await handle.result()
     except asyncio.CancelledError:  # Ctrl-C: the work stops too, as a local run would

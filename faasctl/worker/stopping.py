@@ -1,9 +1,8 @@
-"""How a worker process stops and talks: the first SIGTERM/SIGINT drains, a second one leaves at once."""
+"""How a worker process stops: the first SIGTERM/SIGINT drains, a second one leaves at once."""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 
 
@@ -19,8 +18,3 @@ def second_signal_exits(stopping: Callable[[], bool], stop: Callable[[], None],
         stop()
 
     return handle
-
-
-def stderr_say(line: str) -> None:
-    sys.stderr.write(f"faasctl: {line}\n")
-    sys.stderr.flush()
