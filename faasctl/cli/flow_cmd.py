@@ -1,7 +1,7 @@
 """``faasctl flow run FILE``: a Conductor workflow definition run on the local engine (spec section 9).
 
-The argument declarations are here; the work is in ``run_flow`` (plain values in, exit code out) and in
-``faasctl.flow``. Other ``flow`` subcommands add one entry to ``SUBCOMMANDS``.
+The typer declarations are here; the work is in ``run_flow`` (plain values in, exit code out) and in
+``faasctl.flow``. Other ``flow`` subcommands are more commands on ``flow_app``.
 """
 
 from __future__ import annotations
@@ -10,114 +10,111 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from faasctl.cli.options import (
+    HELP_OPTIONS,
+    Command,
+    Config,
+    Data,
+    Fuel,
+    Group,
+    Input,
+    MaxInput,
+    MaxOutput,
+    Memory,
+    Namespace,
+    Param,
+    TaskQueue,
+    Temporal,
+    Text,
+    Timeout,
+    choice,
+    complete_path,
+    namespace,
+    verb_app,
+    whole_number,
+)
+from faasctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from faasctl.cli.environment import Environment
 
 EXAMPLES = """examples:
   faasctl flow run examples/wasm-example.json -d '{"enter_your_name": "John"}'
   faasctl flow run workflows.json --workflow orders -p id=7 --format json
   faasctl flow run wf.yaml --task enrich=enrich.js --timeout 2s -j 4"""
 
-# subcommand -> (module under faasctl.cli, its add_parser function name)
-SUBCOMMANDS = {"run": ("flow_cmd", "add_run_parser")}
+app = verb_app()
+flow_app = typer.Typer(cls=Group, help="Workflows on the local engine, with no server.",
+                       short_help="run Conductor workflows offline", epilog=EXAMPLES, rich_markup_mode="rich",
+                       invoke_without_command=True, context_settings=HELP_OPTIONS)
+app.add_typer(flow_app, name="flow")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from importlib import import_module
-
-    parser = sub.add_parser("flow", help="run Conductor workflows offline", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            description="Workflows on the local engine, with no server.")
-    verbs = parser.add_subparsers(dest="flow_command", metavar="COMMAND", parser_class=type(parser))
-    for module_name, function in SUBCOMMANDS.values():
-        getattr(import_module(f"faasctl.cli.{module_name}"), function)(verbs)
-    parser.set_defaults(handler=lambda args: _no_subcommand(parser))
+@flow_app.callback()
+def flow(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        raise UsageError("flow needs an action", hint="faasctl flow run FILE")
 
 
-def _no_subcommand(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+@flow_app.command("run", cls=Command, epilog=EXAMPLES, short_help="run a Conductor workflow definition",
+                  help="Run a Conductor workflow definition (JSON or YAML, as POST /metadata/workflow takes it) on "
+                       "the local engine, no server.")
+def run(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", show_default=False, autocompletion=complete_path,
+                                        help="workflow definition, or a list of them (with --workflow)")],
+    input: Input = None,
+    data: Data = None,
+    param: Param = None,
+    text: Text = False,
+    max_input: MaxInput = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="NAME",
+                                                 help="the definition to run from a list")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", metavar="NAME=FILE", show_default=False,
+                                                   help="run SIMPLE tasks named NAME with the function in FILE; "
+                                                        "repeatable")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", click_type=choice("result", "json"),
+                                        help="print the workflow output, or the whole execution")] = "result",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", parser=whole_number("jobs", 0),
+                                      help="tasks run at once (fork branches); 0: one per core")] = 0,
+    max_iterations: Annotated[int, typer.Option("--max-iterations", metavar="N",
+                                                parser=whole_number("max-iterations", 1),
+                                                help="stop a DO_WHILE after N iterations")] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="hide the tasks' logs")] = False,
+    config: Config = None,
+    timeout: Timeout = None,
+    memory: Memory = None,
+    fuel: Fuel = None,
+    max_output: MaxOutput = None,
+    temporal: Temporal = None,
+    task_queue: TaskQueue = "faasctl",
+    temporal_namespace: Namespace = "default",
+) -> int:
+    return handle_run(namespace(locals()), ctx.obj)
 
 
-def add_run_parser(verbs: argparse._SubParsersAction) -> None:
-    from faasctl.cli.worker_cmd import add_temporal_options
-
-    parser = verbs.add_parser("run", help="run a Conductor workflow definition", epilog=EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              description="Run a Conductor workflow definition (JSON or YAML, as POST "
-                                          "/metadata/workflow takes it) on the local engine, no server.")
-    parser.add_argument("file", metavar="FILE", help="workflow definition, or a list of them (with --workflow)")
-    add_input_options(parser, "workflow input (default: stdin when piped, else {})")
-    parser.add_argument("--workflow", "-w", metavar="NAME", help="the definition to run from a list")
-    parser.add_argument("--task", "-t", action="append", default=[], metavar="NAME=FILE",
-                        help="run SIMPLE tasks named NAME with the function in FILE (repeatable)")
-    parser.add_argument("--format", "-f", choices=["result", "json"], default="result",
-                        help="print the workflow output, or the whole execution (GET /workflow/{id} shape)")
-    parser.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
-                        help="tasks run at once (fork branches); default one per core")
-    parser.add_argument("--max-iterations", type=_positive, default=1000, metavar="N",
-                        help="stop a DO_WHILE after N iterations (default 1000)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="hide the tasks' logs")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./faasctl.yaml, then user config)")
-    add_limit_options(parser)
-    add_temporal_options(parser)
-    parser.set_defaults(handler=handle_run)
-
-
-def add_input_options(parser: argparse.ArgumentParser, title: str) -> None:
-    """argparse spellings of the shared input options, while this verb goes through the argparse bridge."""
-    source = parser.add_argument_group(title)
-    source.add_argument("-i", "--input", metavar="FILE", help="JSON input file ('-' for stdin)")
-    source.add_argument("-d", "--data", metavar="JSON", help="inline JSON input")
-    source.add_argument("-p", "--param", metavar="KEY=VALUE", action="append", default=[],
-                        help="set one key of an object input (VALUE as JSON when it parses)")
-    source.add_argument("--text", action="store_true", help="take the input as a plain string")
-
-
-def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("limits")
-    group.add_argument("--timeout", metavar="DURATION", help="wall-clock limit of one run (default 30s)")
-    group.add_argument("--memory", metavar="SIZE", help="guest memory limit (default 256MiB)")
-    group.add_argument("--fuel", metavar="N", help="instruction budget (default none)")
-    group.add_argument("--max-output", metavar="SIZE", help="bytes of output, and of logs, kept (default 6MiB)")
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: use a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid job count {text!r}: it must be 0 or more")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}: it must be 1 or more")
-    return value
-
-
-def handle_run(args: argparse.Namespace) -> int:
-    from faasctl.cli.common import limit_overrides, terminal
+def handle_run(args: Any, env: Environment) -> int:
+    from faasctl.cli.common import limit_overrides
     from faasctl.cli.run import build_function_input
 
-    function_input = build_function_input(args, terminal(None), stdin_used=False)
+    function_input = build_function_input(args, env, stdin_used=False)
     return run_flow(
-        file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task,
+        file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task or [],
         fmt=args.format, jobs=args.jobs or None, limits=limit_overrides(args), quiet=args.quiet,
         config=args.config, max_iterations=args.max_iterations,
-        temporal=args.temporal, task_queue=args.task_queue, namespace=args.temporal_namespace,
+        temporal=args.temporal, task_queue=args.task_queue, namespace=args.temporal_namespace, env=env,
     )
 
 
 def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks: list[str] | tuple[str, ...] = (),
              fmt: str = "result", jobs: int | None = None, limits: dict[str, Any] | None = None,
              quiet: bool = False, config: str | None = None, max_iterations: int = 1000,
-             temporal: str | None = None, task_queue: str = "faasctl", namespace: str = "default") -> int:
+             temporal: str | None = None, task_queue: str = "faasctl", namespace: str = "default",
+             env: Environment | None = None) -> int:
     """The whole command with plain values: load, validate, run, print; returns the exit code.
     ``temporal`` (HOST:PORT): the same flow on Temporal workers (docs/worker.md), printed the same way."""
     from faasctl.cli.common import _to_stdout, _write_result, build_engine, terminal, write_json
@@ -127,7 +124,7 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
     from faasctl.limits import Limits
 
     Limits().merged(**(limits or {}))  # a bad --timeout is a usage error before anything is read
-    env = terminal(None)
+    env = terminal(env)
     engine = build_engine(argparse.Namespace(config=config), env)
     flow = prepare_flow(engine, Path(file), input_value, workflow=workflow, tasks=tasks, config=config,
                         max_iterations=max_iterations)

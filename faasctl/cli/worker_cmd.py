@@ -112,13 +112,3 @@ def _say(env: Environment) -> Any:
         env.stderr.flush()
 
     return say
-
-
-def add_temporal_options(parser: argparse.ArgumentParser) -> None:
-    """``--temporal`` for verbs still declared argparse-style (``flow run``); ``run`` uses the typer aliases
-    ``Temporal``, ``TaskQueue`` and ``Namespace`` of ``faasctl.cli.options``."""
-    group = parser.add_argument_group("temporal")
-    group.add_argument("--temporal", metavar="HOST:PORT", help="run on Temporal workers instead of here")
-    group.add_argument("--task-queue", default="faasctl", metavar="Q", help="Temporal task queue (default: faasctl)")
-    group.add_argument("--namespace", dest="temporal_namespace", default="default", metavar="NS",
-                       help="Temporal namespace (default: default)")
