@@ -337,10 +337,11 @@ def test_killed_worker_loses_nothing_and_the_history_replays(temporal_server, tm
 
     try:
         holder, document, history = asyncio.run(asyncio.wait_for(scenario(), 60))
-    finally:
-        for worker in workers.values():  # nothing outlives the test, whatever happened
+    except BaseException:
+        for worker in workers.values():  # nothing outlives a failed test
             if worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
+                worker.process.kill()
+        raise
     assert document["status"] == "COMPLETED"
     assert document["output"] == {"result": {"done": 5}}
     started = [event.activity_task_started_event_attributes for event in history.events
@@ -349,5 +350,5 @@ def test_killed_worker_loses_nothing_and_the_history_replays(temporal_server, tm
     assert slow.attempt == 2  # the slow task ran again...
     assert not slow.identity.startswith(f"{holder}@")  # ...on the other worker
     survivor = next(worker for pid, worker in workers.items() if pid != holder)
-    assert survivor.stop() == 0, survivor.stderr()  # SIGTERMed above: it drains and exits 0
+    assert survivor.stop() == 0, survivor.stderr()  # SIGTERM: it drains and exits 0
     asyncio.run(replayer().replay_workflow(history))  # raises on non-determinism
