@@ -22,7 +22,7 @@ class FunctionInput(NamedTuple):
         and text that is not Unicode (an argument's undecodable bytes arrive as lone surrogates), which
         no guest could be handed."""
         try:
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except ValueError:
             raise InputError("the input holds NaN or infinity, which JSON cannot represent") from None
         _require_utf8(text, "the input")

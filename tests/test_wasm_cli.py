@@ -42,7 +42,7 @@ def test_echo_string_text_from_stdin():
 def test_wasi_echo_from_piped_stdin_with_logs_on_stderr():
     result = run_cli("run", str(EXAMPLES / "wasi_echo.wat"), input='{"n": [1, 2]}')
     assert result.code == 0 and result.stdout == '{"echo":{"n":[1,2]}}\n'
-    assert result.stderr == "wasi_echo: read 13 bytes\n"
+    assert result.stderr == "wasi_echo: read 11 bytes\n"
 
 
 def test_quiet_hides_logs():

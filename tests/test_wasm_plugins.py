@@ -42,14 +42,14 @@ def plugged(plugin: str = "echo", action: str = "echo", payload: str | None = No
 def test_echo_plugin_round_trip(engine):
     result = run(engine, plugged(), {"n": [1, "é"]}, name="plugged.wat")
     assert result.ok, result.error
-    assert result.output.decode() == '0{"n": [1, "é"]}'
+    assert result.output.decode() == '0{"n":[1,"é"]}'
     assert result.logs == ["called"]
 
 
 def test_large_reply(engine):
     text = "x" * 200_000
     result = run(engine, plugged(), {"big": text}, name="plugged.wat")
-    assert result.ok and result.output.decode() == '0{"big": "' + text + '"}'
+    assert result.ok and result.output.decode() == '0{"big":"' + text + '"}'
 
 
 def test_unknown_plugin_or_action_is_an_error_reply_not_a_crash(engine):
@@ -97,4 +97,4 @@ def test_plugin_call_from_the_cli(tmp_path):
     target = tmp_path / "plugged.wat"
     target.write_text(plugged())
     result = run_cli("run", str(target), "-d", '{"a": 1}')
-    assert result.code == 0 and result.stdout == '0{"a": 1}' and result.stderr == "called\n"
+    assert result.code == 0 and result.stdout == '0{"a":1}' and result.stderr == "called\n"

@@ -43,7 +43,8 @@ def test_spec_round_trip_and_run_request():
     text = FunctionSpec(runtime="js", code="return 'é'".encode())
     assert text.to_payload() == {"runtime": "js", "code": "return 'é'"}
     request = parse_run_request(request_payload(text, {"b": 1, "a": 2}))
-    assert request.input.json_text == '{"b": 1, "a": 2}'
+    assert list(request.input.value) == ["b", "a"] and request.input.json_text.index('"b"') < \
+        request.input.json_text.index('"a"')
     with pytest.raises(UsageError, match="must be an object"):
         parse_run_request("return 1")
     with pytest.raises(Exception, match="input: the input holds NaN"):

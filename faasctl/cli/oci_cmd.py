@@ -17,6 +17,7 @@ PULL_EXAMPLES = """examples:
   faasctl pull registry.example.com/team/resize@sha256:<64 hex digits> --format json"""
 PUSH_EXAMPLES = """examples:
   faasctl push hello.wasm oci://127.0.0.1:5000/hello:v1
+  faasctl push authentication.wasm 127.0.0.1:5000/authentication-wasm:v4 --format docker   # for WasmEngine
   echo "$TOKEN" | faasctl push f.wat registry.example.com/team/f:1.0 --username ci --password-stdin"""
 
 
@@ -62,7 +63,11 @@ def push(
     username: User = None,
     password_stdin: PasswordStdin = False,
     insecure: Insecure = False,
-    format: Format = "text",
+    format: Annotated[list[str] | None, typer.Option(
+        "--format", "-f", click_type=choice("text", "json", "oci", "docker"), show_default=False,
+        help="image format: oci (a CNCF wasm artifact, default) or docker (a FROM scratch image with /NAME.wasm "
+             "in one tar.gzip layer, as openEuler WasmEngine pulls); output: text (the digest alone, default) "
+             "or json (a summary); give both with two --format")] = None,
 ) -> int:
     return handle_push(namespace(locals()), ctx.obj)
 
@@ -139,6 +144,17 @@ def handle_pull(args: Any, env: Environment) -> int:
     return 0
 
 
+def push_formats(values: list[str]) -> tuple[str, str]:
+    """``--format`` values of push to (output format, image format): text/json name the output (as for
+    pull), oci/docker the image (as ``buildah push --format`` does)."""
+    outputs = [v for v in values if v in ("text", "json")]
+    images = [v for v in values if v in ("oci", "docker")]
+    if len(set(outputs)) > 1 or len(set(images)) > 1:
+        raise UsageError("--format given twice with different values",
+                         hint="one of text/json and one of oci/docker, e.g. --format docker --format json")
+    return (outputs[0] if outputs else "text"), (images[0] if images else "oci")
+
+
 def handle_push(args: Any, env: Environment) -> int:
     from pathlib import Path
 
@@ -157,9 +173,10 @@ def handle_push(args: Any, env: Environment) -> int:
     given = _credentials_settings(args, env)
     credentials = (Credentials(given["username"], given["password"]) if given
                    else lookup(docker_config_dir(), ref.registry))
+    output, image_format = push_formats(args.format or [])
     pushed = push(Path(args.file), ref, credentials=credentials, insecure=args.insecure, abi=args.abi,
-                  runtime=args.runtime, annotations=annotations)
-    if args.format == "json":
+                  runtime=args.runtime, annotations=annotations, image_format=image_format)
+    if output == "json":
         write_json({"reference": pushed.reference, "digest": pushed.digest, "module_digest": pushed.module_digest,
                     "size": pushed.size}, env)
     else:

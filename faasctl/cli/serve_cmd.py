@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +16,7 @@ from faasctl.cli.options import (
     MaxOutput,
     Memory,
     Timeout,
+    choice,
     complete_dir,
     complete_path,
     namespace,
@@ -62,6 +61,21 @@ def serve(
     allow_path: Annotated[list[str] | None, typer.Option(
         "--allow-path", metavar="DIR", show_default=False, autocompletion=complete_dir,
         help="let deploys name files under DIR on the server (repeatable; default: none)")] = None,
+    processes: Annotated[int, typer.Option("--processes", metavar="N",
+                                           help="server processes sharing the port and the store (one per "
+                                                "core for the most throughput)")] = 1,
+    log_level: Annotated[str, typer.Option("--log-level", click_type=choice("debug", "info", "warning", "error",
+                                                                             "off"),
+                                           help="server log on stderr: requests (debug), runs and events "
+                                                "(info), failures (warning, error)")] = "info",
+    max_connections: Annotated[int, typer.Option("--max-connections", metavar="N",
+                                                 help="open connections per process before the oldest idle "
+                                                      "ones are closed")] = 1000,
+    header_timeout: Annotated[str, typer.Option("--header-timeout", metavar="DURATION",
+                                                help="time a client has to send its request headers")] = "10s",
+    body_timeout: Annotated[str, typer.Option("--body-timeout", metavar="DURATION",
+                                              help="time a client has to send its request body (then 408)")]
+    = "30s",
     config: Config = None,
     timeout: Timeout = None,
     memory: Memory = None,
@@ -120,8 +134,38 @@ def _settings(args: Any, env: Environment) -> tuple[Any, Any]:
         raise UsageError(f"invalid --workers {workers}: use 1-256")
     if args.queue < 0:
         raise UsageError(f"invalid --queue {args.queue}: use 0 or more")
-    options = {"workers": workers, "retention": parse_duration(args.retention), "max_body": parse_size(args.max_body)}
+    if not 1 <= args.processes <= 64:
+        raise UsageError(f"invalid --processes {args.processes}: use 1-64")
+    if not 16 <= args.max_connections <= 100_000:
+        raise UsageError(f"invalid --max-connections {args.max_connections}: use 16-100000")
+    options = {"workers": workers, "retention": parse_duration(args.retention), "max_body": parse_size(args.max_body),
+               "header_timeout": parse_duration(args.header_timeout),
+               "body_timeout": parse_duration(args.body_timeout)}
     return engine, options
+
+
+def bearer_token(flag: str | None, environment: str | None) -> str | None:
+    """The token from ``--token`` or ``FAASCTL_TOKEN``; an empty one is refused rather than taken to mean
+    "no authentication" (a variable set from a missing secret must not open the server)."""
+    for value, source in ((flag, "--token"), (environment, "FAASCTL_TOKEN")):
+        if value is not None:
+            if not value.strip():
+                raise UsageError(f"{source} is empty", hint="give a token, or leave it unset to serve without one")
+            return value
+    return None
+
+
+def _raise_file_limit(connections: int) -> None:
+    """Room for ``connections`` sockets per process plus the store, pipes and Lua workers."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = connections + 256
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _replaced(value: Any, **changes: Any) -> Any:
@@ -135,52 +179,16 @@ def _replaced(value: Any, **changes: Any) -> Any:
 
 def handle(args: Any, env: Environment) -> int:
     from faasctl.paths import StateDirs
+    from faasctl.server.runner import ServeConfig, serve
 
+    token = bearer_token(args.token, env.environ.get("FAASCTL_TOKEN"))
     engine, options = _settings(args, env)
-    token = args.token if args.token is not None else env.environ.get("FAASCTL_TOKEN") or None
     store_path = Path(args.store) if args.store else StateDirs.from_environment().data / "server.sqlite"
+    _raise_file_limit(args.max_connections)
     sock = _listen(args.host, args.port)
-
-    import uvicorn
-
-    from faasctl.server.app import build_app
-    from faasctl.server.pool import RunPool
-    from faasctl.server.service import Service
-    from faasctl.server.store import Store
-
-    store = Store(store_path, options["retention"])
-    service = Service(engine, store, RunPool(options["workers"], args.queue), kv_path=str(store_path),
-                      allowed_paths=tuple(Path(p) for p in args.allow_path or ()), max_source=options["max_body"])
-    interrupted = service.recover()
-    app = build_app(service, token=token, max_body=options["max_body"])
-    _start_purger(store)
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    if interrupted:
-        env.stderr.write(f"faasctl serve: {interrupted} invocations left by the previous run marked "
-                         "failed: interrupted by restart\n")
-    env.stderr.write(f"faasctl serve: listening on http://{shown}:{port} (store {store_path}, "
-                     f"{options['workers']} workers, queue {args.queue}"
-                     f"{', token required' if token else ''})\n")
-    env.stderr.flush()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
-                            limit_concurrency=1000, server_header=False,
-                            timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[sock])
-    service.pool.close()
-    store.close()
-    return 0
-
-
-def _start_purger(store: Any) -> None:
-    """Delete expired results once a minute (reads already hide them)."""
-
-    def loop() -> None:
-        while True:
-            time.sleep(60)
-            try:
-                store.purge_expired()
-            except Exception:  # a closed store at shutdown
-                return
-
-    threading.Thread(target=loop, name="faasctl-purge", daemon=True).start()
+    config = ServeConfig(engine=engine, store_path=store_path, workers=options["workers"], queue=args.queue,
+                         token=token, retention=options["retention"], max_body=options["max_body"],
+                         allowed_paths=tuple(Path(p) for p in args.allow_path or ()), processes=args.processes,
+                         log_level=args.log_level, max_connections=args.max_connections,
+                         header_timeout=options["header_timeout"], body_timeout=options["body_timeout"])
+    return serve(config, sock)

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from faasctl.server import luaexp, rest, wasmengine
+from faasctl.server.bodies import BodyParser, ByteBudget
 from faasctl.server.service import Service
-from faasctl.server.web import BearerAuth, json_response
+from faasctl.server.web import BearerAuth, RequestLog, json_response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -21,12 +22,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                          exc.status_code, headers=exc.headers)
 
 
-def build_app(service: Service, *, token: str | None, max_body: int) -> Starlette:
+def build_app(service: Service, *, token: str | None, max_body: int, body_timeout: float = 30.0) -> Starlette:
     app = Starlette(
         routes=[*rest.ROUTES, *wasmengine.ROUTES, *luaexp.ROUTES],
-        middleware=[Middleware(BearerAuth, token=token)],
+        middleware=[*([Middleware(RequestLog, log=service.log)] if service.log.enabled("debug") else []),
+                    Middleware(BearerAuth, token=token)],
         exception_handlers={HTTPException: _http_error},
     )
     app.state.service = service
     app.state.max_body = max_body
+    app.state.body_timeout = body_timeout
+    app.state.body_parser = BodyParser(ByteBudget(max_body))
     return app

@@ -17,7 +17,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "bad request (malformed JSON, bad field)", 401: "missing or wrong bearer token",
-            404: "no such function or invocation", 413: "request body over the server's maximum",
+            404: "no such function or invocation", 408: "the request body did not arrive in time",
+            413: "request body over the server's maximum",
             422: "the artifact cannot be used (bad module, failed pull)", 429: "queue full; retry later"}
     return {str(code): _json(_ERROR, text[code]) for code in codes}
 
@@ -90,7 +91,7 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json(envelope, "the run's envelope (ok false when the function failed)"),
                               "202": _json({"type": "object", "properties": {"invocation_id": {"type": "integer"}}},
                                            "accepted (blocking=false)"),
-                              **_errors(400, 401, 404, 413, 422, 429)}}},
+                              **_errors(400, 401, 404, 408, 413, 422, 429)}}},
             "/v1/invocations/{id}": {"get": {
                 "summary": "An invocation's state and envelope, readable until retention passes",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],

@@ -56,13 +56,26 @@ class RunPool:
 
     # -- public -----------------------------------------------------------------------------------------
 
-    def submit(self, call: Callable[[], Any], deadline_s: float, on_abandon: Callable[[], Any]) -> Future[Any]:
-        """Admit a job or raise ``QueueFull`` at once."""
-        job = Job(call, deadline_s, on_abandon)
+    def reserve(self) -> None:
+        """Take a slot for a job still to come, or raise ``QueueFull`` at once. The server reserves before
+        it reads and parses a request body, so a flood of large bodies is refused before it costs memory;
+        the slot is then used by ``submit(..., reserved=True)`` or handed back with ``unreserve``."""
         with self._cond:
             if self._closed or self._admitted >= self.workers + self.queue_size:
                 raise QueueFull()
             self._admitted += 1
+
+    def unreserve(self) -> None:
+        with self._cond:
+            self._admitted -= 1
+
+    def submit(self, call: Callable[[], Any], deadline_s: float, on_abandon: Callable[[], Any], *,
+               reserved: bool = False) -> Future[Any]:
+        """Admit a job (into its reserved slot) or raise ``QueueFull`` at once."""
+        if not reserved:
+            self.reserve()
+        job = Job(call, deadline_s, on_abandon)
+        with self._cond:
             self._waiting.append(job)
             self._cond.notify()
         return job.future

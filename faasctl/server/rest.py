@@ -14,7 +14,7 @@ from faasctl.errors import InputError, NotFoundError, UsageError
 from faasctl.output import output_mode
 from faasctl.server.problems import rest_invoke_status
 from faasctl.server.service import DeployRequest, Service, decode_base64
-from faasctl.server.web import json_errors, json_response, read_json
+from faasctl.server.web import json_errors, json_response, read_input, read_json
 
 DEPLOY_KEYS = ("runtime", "code", "code_base64", "path", "image", "limits", "output_json", "options")
 LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
@@ -51,8 +51,8 @@ def deploy_request(name: str, body: Any) -> DeployRequest:
     if bad:
         raise UsageError(f"unknown limit {bad[0]!r}", hint="known limits: " + ", ".join(LIMIT_KEYS))
     options = body.get("options") or {}
-    if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
-        raise UsageError("options must be an object of strings (abi, invoke, wasi_args)")
+    if not isinstance(options, dict):
+        raise UsageError("options must be an object like {\"abi\": \"string\"} (abi, invoke, wasi_args)")
     return DeployRequest(name=name, runtime=runtime, source=source, path=body.get("path"), image=body.get("image"),
                          limits=limits, output_json=output_mode(body.get("output_json", "auto")), options=options,
                          meta={"face": "rest"})
@@ -89,14 +89,17 @@ async def delete_function(request: Request) -> Response:
 async def invoke(request: Request) -> Response:
     service = service_of(request)
     record = service.function(request.path_params["name"])
-    value = await read_json(request, empty={})
-    invocation_id, future = service.submit(record, value)
-    if request.query_params.get("blocking", "true").lower() in FALSE_WORDS:
-        return json_response({"invocation_id": invocation_id}, 202,
-                             headers={"Location": f"/v1/invocations/{invocation_id}"})
+    blocking = request.query_params.get("blocking", "true").lower() not in FALSE_WORDS
+    with service.admission(record) as admission:  # 429 before the body is read
+        input_ = await read_input(request)
+        if not blocking:
+            invocation_id = admission.enqueue(input_)
+            return json_response({"invocation_id": invocation_id}, 202,
+                                 headers={"Location": f"/v1/invocations/{invocation_id}"})
+        future = admission.start(input_)
     outcome = await asyncio.wrap_future(future)
     return json_response(outcome.envelope, rest_invoke_status(outcome.error_type, outcome.ran),
-                         headers={"X-Faasctl-Invocation-Id": str(invocation_id)})
+                         headers={"X-Faasctl-Invocation-Id": str(outcome.invocation_id)})
 
 
 def invocation_id_of(text: str) -> int:
@@ -122,14 +125,7 @@ async def healthz(request: Request) -> Response:
 
 @json_errors
 async def metrics(request: Request) -> Response:
-    service = service_of(request)
-    pool = service.pool
-    text = service.metrics.render({
-        "faasctl_queue_depth": ("Invocations waiting for a worker.", pool.queue_depth),
-        "faasctl_running": ("Invocations running now.", pool.running),
-        "faasctl_workers": ("Configured worker threads.", lambda: pool.workers),
-        "faasctl_abandoned_workers": ("Workers replaced after a run overstayed its deadline.", pool.abandoned),
-    })
+    text = service_of(request).render_metrics()
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +26,15 @@ from faasctl.limits import format_duration
 from faasctl.output import OutputMode, output_mode
 from faasctl.result import Result, RunError, Stats
 from faasctl.runtimes.base import Artifact, RunOptions
+from faasctl.server import deploycheck
+from faasctl.server.events import EventLog
 from faasctl.server.metrics import Metrics
 from faasctl.server.pool import QueueFull, RunPool
 from faasctl.server.problems import TOO_MANY, HTTPProblem
 from faasctl.server.store import INTERRUPTED, FunctionRecord, Store
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-RUN_OPTION_KEYS = ("abi", "invoke", "wasi_args")
+STORE_POLL = 0.02  # seconds between store reads while waiting for another process's invocation
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class DeployRequest:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished invocation: its envelope and whether the function started at all."""
+    """A finished (and persisted) invocation: its id, its envelope and whether the function started."""
 
     invocation_id: int
     envelope: dict[str, Any]
@@ -84,9 +89,21 @@ def failure_envelope(function: str, runtime: str, error_type: str, message: str,
     return result.to_dict()
 
 
+def recover(store: Store) -> int:
+    """At start-up, before any server process runs: fail what a previous server left queued or running,
+    purge expired results and stale metric snapshots. Returns how many invocations were failed."""
+    count = store.recover(lambda function: failure_envelope(function, "", "Interrupted", INTERRUPTED))
+    store.purge_expired()
+    store.clear_process_metrics()
+    return count
+
+
 class Service:
+    """``slot`` numbers this server process among ``processes`` sharing the store (metrics are merged)."""
+
     def __init__(self, engine: Engine, store: Store, pool: RunPool, kv_path: str | None = None,
-                 allowed_paths: tuple[Path, ...] = (), max_source: int = 16 * 1024**2) -> None:
+                 allowed_paths: tuple[Path, ...] = (), max_source: int = 16 * 1024**2,
+                 log: EventLog | None = None, slot: int = 0, processes: int = 1) -> None:
         self.engine = engine
         self.store = store
         self.pool = pool
@@ -95,49 +112,54 @@ class Service:
         self.allowed_paths = tuple(p.resolve() for p in allowed_paths)
         self.max_source = max_source
         self.metrics = Metrics()
+        self.log = log or EventLog("off")
+        self.slot = slot
+        self.processes = processes
         self.kv_path = kv_path
         self.started = time.time()
         self._artifacts: dict[str, Artifact] = {}
         self._inflight: dict[int, Future[Outcome]] = {}
         self._lock = threading.Lock()
 
-    # -- start-up ---------------------------------------------------------------------------------------
-
-    def recover(self) -> int:
-        """Fail what a previous process left queued or running, and purge expired results."""
-        count = self.store.recover(lambda function: failure_envelope(function, "", "Interrupted", INTERRUPTED))
-        self.store.purge_expired()
-        return count
-
     # -- functions ----------------------------------------------------------------------------------------
 
-    def deploy(self, request: DeployRequest) -> tuple[FunctionRecord, bool]:
-        """Store a function; returns it and whether it is new. Raises ``FaasError`` for a bad request."""
+    def deploy(self, request: DeployRequest, *, replace: bool = True) -> tuple[FunctionRecord, bool]:
+        """Store a function; returns it and whether it is new (with ``replace`` False an existing name is
+        kept and ``False`` returned). Raises ``FaasError`` for a bad request or code that cannot run."""
         if not isinstance(request.name, str) or not NAME.match(request.name):
             raise UsageError(f"invalid function name {shown_name(request.name)}",
                              hint="use letters, digits, '.', '_' and '-', at most 128 characters")
+        options = deploycheck.run_options(request.options)
         artifact = self._deploy_artifact(request)
         descriptor = self.engine.select_runtime(artifact, request.runtime)
         if request.source is not None and not request.filename:
             artifact = artifact_from_bytes(request.name + descriptor.endings[0], artifact.source)
         self.engine.limits_for(descriptor, request.limits)  # raises on a malformed limit
-        if descriptor.name == "wasm":  # a module that does not compile is a 422 now, not on every invoke
-            from faasctl.wasm.modules import compiled_module
-
-            compiled_module(self.engine.wasm_host(), artifact)
-        options = {key: request.options[key] for key in RUN_OPTION_KEYS if request.options.get(key) is not None}
+        refused = sorted(key for key in options if key not in descriptor.accepts)
+        if refused:
+            raise UsageError(f"the {descriptor.name} runtime does not take the option {refused[0]!r}",
+                             hint="abi, invoke and wasi_args are for WebAssembly modules")
+        meta = dict(request.meta)
+        if descriptor.name == "wasm":  # a module that does not compile or cannot be called: 422 now
+            meta["abi"] = deploycheck.wasm_abi(self.engine, artifact, options)
+        elif descriptor.name == "lua":
+            deploycheck.check_lua(artifact.source, artifact.name)
         origin = {"kind": "image", "ref": request.image} if request.image else (
             {"kind": "path", "ref": request.path} if request.path else {"kind": "code"})
         now = time.time()
         existing = self.store.get_function(request.name)
         record = FunctionRecord(
             name=request.name, runtime=descriptor.name, filename=artifact.name, media_type=artifact.media_type,
-            source=artifact.source, digest=artifact.digest,
+            size=len(artifact.source), digest=artifact.digest,
             spec={"limits": {k: v for k, v in request.limits.items() if v is not None},
-                  "output_json": request.output_json, "options": options, "origin": origin, "meta": request.meta},
+                  "output_json": request.output_json, "options": options, "origin": origin, "meta": meta},
             created=existing.created if existing else now, updated=now,
         )
-        return record, self.store.put_function(record)
+        created = self.store.put_function(record, artifact.source, replace=replace)
+        if created or replace:
+            self.log.emit("info", f"Function '{record.name}' deployed", runtime=record.runtime, size=record.size,
+                          digest=record.digest[:12], replaced=not created or None)
+        return record, created
 
     def _deploy_artifact(self, request: DeployRequest) -> Artifact:
         given = [x for x in (request.source, request.path, request.image) if x is not None]
@@ -190,7 +212,7 @@ class Service:
         except FaasError:
             effective = None
         return {
-            "name": record.name, "runtime": record.runtime, "filename": record.filename, "size": len(record.source),
+            "name": record.name, "runtime": record.runtime, "filename": record.filename, "size": record.size,
             "digest": "sha256:" + record.digest, "limits": record.spec.get("limits", {}),
             "effective_limits": effective, "output_json": record.spec.get("output_json", "auto"),
             "options": record.spec.get("options", {}), "origin": record.spec.get("origin", {}),
@@ -200,58 +222,90 @@ class Service:
     def delete(self, name: str) -> None:
         if not self.store.delete_function(name):
             raise NotFoundError(f"no function named {shown_name(name)}")
+        self.log.emit("info", f"Function '{name}' deleted")
 
     # -- invocations ------------------------------------------------------------------------------------
 
-    def submit(self, record: FunctionRecord, value: Any) -> tuple[int, Future[Outcome]]:
-        """Admit an invocation (``HTTPProblem`` 429 when the queue is full) and persist it as queued
-        before returning, so an acknowledged id survives a crash."""
+    @contextlib.contextmanager
+    def admission(self, record: FunctionRecord) -> Iterator[Admission]:
+        """Take a run slot before the request body is read (``HTTPProblem`` 429 when every slot is taken);
+        the slot is handed back if the body is refused before the run starts."""
+        try:
+            self.pool.reserve()
+        except QueueFull:
+            self.metrics.rejected()
+            self.log.emit("warning", "Invocation refused: queue full", function=record.name)
+            raise HTTPProblem(TOO_MANY, "QueueFull", "too many invocations in flight; try again later") from None
+        admission = Admission(self, record)
+        try:
+            yield admission
+        finally:
+            if not admission.used:
+                self.pool.unreserve()
+
+    def _start(self, record: FunctionRecord, input_: FunctionInput, invocation_id: int | None) -> Future[Outcome]:
+        """Hand the run to the pool (into a reserved slot). The future's outcome is already persisted:
+        a blocking run gets its id when its row is written, an async one had it before it was queued."""
         artifact = self._artifact(record)
         descriptor = self.engine.select_runtime(artifact, record.runtime)
         limits = self.engine.limits_for(descriptor, record.spec.get("limits"))
         spec = record.spec
         options = RunOptions(output_json=output_mode(spec.get("output_json", "auto")), kv_path=self.kv_path,
                              **spec.get("options", {}))
-        invocation_id = self.store.new_invocation(record.name)
+        created = time.time()
+        once = threading.Lock()  # the run and the watchdog race to settle an overdue run: the first wins
+
+        def settle(envelope: dict[str, Any], ran: bool) -> Outcome:
+            if not once.acquire(blocking=False):
+                return Outcome(invocation_id or 0, envelope, ran)
+            return self._persist(record.name, invocation_id, envelope, ran, created)
 
         def call() -> Outcome:
-            self.store.mark_running(invocation_id)
             try:
-                result = self.engine.run(artifact, FunctionInput.of(value), runtime=record.runtime,
+                if invocation_id is not None:
+                    self.store.mark_running(invocation_id)
+                result = self.engine.run(artifact, input_, runtime=record.runtime,
                                          limits=spec.get("limits"), options=options)
             except FaasError as exc:
-                envelope = failure_envelope(record.name, record.runtime, exc.type_name, exc.one_line(), exc.detail)
-                return Outcome(invocation_id, envelope, ran=False)
+                return settle(failure_envelope(record.name, record.runtime, exc.type_name, exc.one_line(),
+                                               exc.detail), False)
+            except Exception as exc:  # an engine bug: still answer, never lose the invocation
+                self.log.emit("error", "internal error", function=record.name, error=f"{type(exc).__name__}: {exc}")
+                return settle(failure_envelope(record.name, record.runtime, "InternalError",
+                                               f"{type(exc).__name__}: {exc}"), False)
             envelope = result.to_dict()
             envelope["function"] = record.name
-            return Outcome(invocation_id, envelope, ran=True)
+            return settle(envelope, True)
 
         def abandon() -> Outcome:
             message = (f"timed out after {format_duration(limits.timeout)} and did not stop; "
                        "its worker was replaced")
-            return Outcome(invocation_id, failure_envelope(record.name, record.runtime, "Timeout", message), True)
+            return settle(failure_envelope(record.name, record.runtime, "Timeout", message), True)
 
-        try:
-            future = self.pool.submit(call, limits.timeout, abandon)
-        except QueueFull:
-            self.store.forget(invocation_id)
-            self.metrics.rejected()
-            raise HTTPProblem(TOO_MANY, "QueueFull", "too many invocations in flight; try again later") from None
-        with self._lock:
-            self._inflight[invocation_id] = future
-        future.add_done_callback(lambda done: self._settle(record.name, invocation_id, done))
-        return invocation_id, future
+        future: Future[Outcome] = self.pool.submit(call, limits.timeout, abandon, reserved=True)
+        if invocation_id is not None:
+            with self._lock:
+                self._inflight[invocation_id] = future
+            future.add_done_callback(lambda _: self._forget(invocation_id))
+        return future
 
-    def _settle(self, function: str, invocation_id: int, future: Future[Outcome]) -> None:
-        """Persist and count a finished invocation (runs once, on the worker or watchdog thread)."""
+    def _persist(self, function: str, invocation_id: int | None, envelope: dict[str, Any], ran: bool,
+                 created: float) -> Outcome:
         try:
-            outcome = future.result()
-            envelope = outcome.envelope
-        except BaseException as exc:  # an engine bug: still answer, never lose the invocation
-            envelope = failure_envelope(function, "", "InternalError", f"{type(exc).__name__}: {exc}")
-        self.store.finish(invocation_id, envelope)
+            if invocation_id is None:
+                invocation_id = self.store.record_finished(function, envelope, created)
+            else:
+                self.store.finish(invocation_id, envelope)
+        except Exception as exc:  # a full disk or a lone surrogate: answer with the run's outcome anyway
+            self.log.emit("error", "could not store an invocation result", function=function,
+                          error=f"{type(exc).__name__}: {exc}")
+            invocation_id = invocation_id or 0
         error = envelope.get("error")
         self.metrics.observe(function, error["type"] if error else "ok", envelope["stats"]["duration_ms"] / 1000)
+        self.log.run_ended(function, invocation_id, envelope)
+        return Outcome(invocation_id, envelope, ran)
+
+    def _forget(self, invocation_id: int) -> None:
         with self._lock:
             self._inflight.pop(invocation_id, None)
 
@@ -259,16 +313,81 @@ class Service:
         with self._lock:
             return self._inflight.get(invocation_id)
 
+    async def settled(self, invocation_id: int, wait: float) -> None:
+        """Wait up to ``wait`` seconds for an invocation to finish: on its future when this process runs
+        it, else by reading the store (another server process runs it)."""
+        import asyncio
+
+        future = self.inflight(invocation_id)
+        if future is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), wait)
+            except TimeoutError:
+                pass
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            record = self.store.get_invocation(invocation_id)
+            if record is None or record.state == "done":
+                return
+            await asyncio.sleep(STORE_POLL)
+
     def _artifact(self, record: FunctionRecord) -> Artifact:
+        key = record.digest + record.filename
         with self._lock:
-            artifact = self._artifacts.get(record.digest + record.filename)
-            if artifact is None:
-                artifact = Artifact(name=record.filename, source=record.source, digest=record.digest,
-                                    ending=_ending(record.filename), media_type=record.media_type)
+            artifact = self._artifacts.get(key)
+        if artifact is None:
+            source = self.store.source(record.name, record.digest)
+            if source is None:  # replaced or deleted since its metadata was read
+                raise NotFoundError(f"function {shown_name(record.name)} changed while it was being invoked",
+                                    hint="try again")
+            artifact = Artifact(name=record.filename, source=source, digest=record.digest,
+                                ending=_ending(record.filename), media_type=record.media_type)
+            with self._lock:
                 if len(self._artifacts) > 256:
                     self._artifacts.clear()
-                self._artifacts[record.digest + record.filename] = artifact
+                self._artifacts[key] = artifact
         return artifact
+
+    # -- metrics across processes -------------------------------------------------------------------------
+
+    def gauges(self) -> dict[str, float]:
+        pool = self.pool
+        return {"faasctl_queue_depth": pool.queue_depth(), "faasctl_running": pool.running(),
+                "faasctl_workers": pool.workers, "faasctl_abandoned_workers": pool.abandoned()}
+
+    def publish_metrics(self) -> None:
+        """This process's counters for the others' ``/metrics`` (several processes share the store)."""
+        self.store.put_process_metrics(self.slot, json.dumps(self.metrics.snapshot(self.gauges())))
+
+    def render_metrics(self) -> str:
+        others = [json.loads(text) for text in self.store.process_metrics(self.slot)] if self.processes > 1 else []
+        return self.metrics.render(self.gauges(), others)
+
+
+class Admission:
+    """A reserved run slot for one invocation; ``start`` (blocking) or ``enqueue`` (async) uses it."""
+
+    def __init__(self, service: Service, record: FunctionRecord) -> None:
+        self.service = service
+        self.record = record
+        self.used = False
+
+    def start(self, input_: FunctionInput) -> Future[Outcome]:
+        future = self.service._start(self.record, input_, None)
+        self.used = True
+        return future
+
+    def enqueue(self, input_: FunctionInput) -> int:
+        """Persist the invocation as queued, then run it; the id is safe to acknowledge on return."""
+        invocation_id = self.service.store.new_invocation(self.record.name)
+        try:
+            self.service._start(self.record, input_, invocation_id)
+        except BaseException:
+            self.service.store.forget(invocation_id)
+            raise
+        self.used = True
+        return invocation_id
 
 
 def _ending(filename: str) -> str:

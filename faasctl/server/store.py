@@ -2,8 +2,13 @@
 
 WAL with ``synchronous=NORMAL`` keeps every committed transaction across a SIGKILL of the server (measured:
 see pitfalls); a deploy or an invocation is only acknowledged to the client after its row is committed.
-One connection guarded by a lock: writes are a few microseconds each and come from the event loop and the
-worker threads alike.
+One connection per server process, guarded by a lock: writes are a few microseconds each and come from the
+event loop and the worker threads alike; several server processes share the file (WAL lets readers run
+beside the one writer, and ``busy_timeout`` queues the writers).
+
+Reads of functions on the request path take metadata only (``size`` is ``length(source)``, which SQLite
+answers from the record header): a list of eight 50 MB functions must not load 400 MB. The source is read
+by digest, once per process, when a function is first run.
 """
 
 from __future__ import annotations
@@ -39,20 +44,27 @@ CREATE TABLE IF NOT EXISTS invocations (
     finished REAL
 );
 CREATE INDEX IF NOT EXISTS invocations_finished ON invocations (finished);
+CREATE TABLE IF NOT EXISTS process_metrics (
+    slot INTEGER PRIMARY KEY,
+    data TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """
+META_COLUMNS = "name, runtime, filename, media_type, length(source), digest, spec, created, updated"
 
 INTERRUPTED = "interrupted by restart"
 
 
 @dataclass(frozen=True)
 class FunctionRecord:
-    """One deployed function. ``spec`` holds limits, output mode, run options, origin and face metadata."""
+    """One deployed function's metadata. ``spec`` holds limits, output mode, run options, origin and face
+    metadata; the code itself is read separately (``Store.source``)."""
 
     name: str
     runtime: str
     filename: str
     media_type: str | None
-    source: bytes
+    size: int
     digest: str
     spec: dict[str, Any]
     created: float
@@ -97,26 +109,42 @@ class Store:
 
     # -- functions ---------------------------------------------------------------------------------------
 
-    def put_function(self, record: FunctionRecord) -> bool:
-        """Insert or replace; True when the name was new."""
+    def put_function(self, record: FunctionRecord, source: bytes, *, replace: bool = True) -> bool:
+        """Insert (or replace, when ``replace``); True when the name was new. With ``replace`` False an
+        existing name is left as it is and False is returned (one transaction: no race between processes)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self._lock:
-            existed = self._db.execute("SELECT 1 FROM functions WHERE name = ?", (record.name,)).fetchone()
-            self._db.execute(
-                "INSERT OR REPLACE INTO functions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.name, record.runtime, record.filename, record.media_type, record.source, record.digest,
-                 json.dumps(record.spec), record.created, record.updated),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                existed = self._db.execute("SELECT 1 FROM functions WHERE name = ?", (record.name,)).fetchone()
+                if existed is None or replace:
+                    self._db.execute(
+                        f"{verb} INTO functions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (record.name, record.runtime, record.filename, record.media_type, source, record.digest,
+                         json.dumps(record.spec), record.created, record.updated),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
         return existed is None
 
     def get_function(self, name: str) -> FunctionRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM functions WHERE name = ?", (name,)).fetchone()
+            row = self._db.execute(f"SELECT {META_COLUMNS} FROM functions WHERE name = ?", (name,)).fetchone()
         return _function(row) if row else None
 
     def list_functions(self) -> list[FunctionRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM functions ORDER BY name").fetchall()
+            rows = self._db.execute(f"SELECT {META_COLUMNS} FROM functions ORDER BY name").fetchall()
         return [_function(row) for row in rows]
+
+    def source(self, name: str, digest: str) -> bytes | None:
+        """The code of a function, if it is still the version with ``digest``."""
+        with self._lock:
+            row = self._db.execute("SELECT source FROM functions WHERE name = ? AND digest = ?",
+                                   (name, digest)).fetchone()
+        return bytes(row[0]) if row else None
 
     def delete_function(self, name: str) -> bool:
         with self._lock:
@@ -135,6 +163,15 @@ class Store:
         """Drop an invocation that was never admitted (the client got 429, not an id)."""
         with self._lock:
             self._db.execute("DELETE FROM invocations WHERE id = ?", (invocation_id,))
+
+    def record_finished(self, function: str, envelope: dict[str, Any], created: float) -> int:
+        """A blocking invocation, written once when it ends (its id is only told with its answer, so
+        nothing acknowledged depends on an earlier row); returns its id."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO invocations (function, state, envelope, created, finished) VALUES (?, 'done', ?, ?, ?)",
+                (function, json.dumps(envelope, ensure_ascii=False), created, time.time()))
+        return int(cursor.lastrowid or 0)
 
     def mark_running(self, invocation_id: int) -> None:
         with self._lock:
@@ -176,6 +213,20 @@ class Store:
             self._db.execute("COMMIT")
         return len(rows)
 
+    def put_process_metrics(self, slot: int, data: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO process_metrics VALUES (?, ?, ?)", (slot, data, time.time()))
+
+    def process_metrics(self, except_slot: int) -> list[str]:
+        """Other server processes' metric snapshots (see ``Metrics.snapshot``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM process_metrics WHERE slot != ?", (except_slot,)).fetchall()
+        return [row[0] for row in rows]
+
+    def clear_process_metrics(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM process_metrics")
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             functions = self._db.execute("SELECT COUNT(*) FROM functions").fetchone()[0]
@@ -183,4 +234,4 @@ class Store:
 
 
 def _function(row: tuple[Any, ...]) -> FunctionRecord:
-    return FunctionRecord(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], json.loads(row[6]), row[7], row[8])
+    return FunctionRecord(row[0], row[1], row[2], row[3], int(row[4]), row[5], json.loads(row[6]), row[7], row[8])

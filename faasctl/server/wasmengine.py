@@ -1,6 +1,9 @@
 """The openEuler WasmEngine face: ``/function/deploy|delete|list|query|invoke`` with its text bodies.
 
-Its clients read ``status code: 200, message: ...``. Where WasmEngine was wrong, this face is right
+Its clients read ``status code: 200, message: ...``. As WasmEngine's ``spawn_wasi`` does, one trailing
+newline of a WASI function's output is dropped from the message. The list shows only WebAssembly
+functions, with the image (or path) they were deployed from and whether they run as WASI commands, since
+nothing truthful can be said there of a Lua or JS function. Where WasmEngine was wrong, this face is right
 (see docs/serve.md): ``args`` keeps any JSON (WasmEngine's ``HashMap<String, String>`` rejected arrays,
 numbers and nested objects), names and images in the list are JSON-escaped strings, and an unknown
 function is a 404 with a message instead of a 500 "Unhandled rejection".
@@ -19,11 +22,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from faasctl.errors import InputError, UsageError
+from faasctl.inputs import FunctionInput
 from faasctl.server.problems import compat_invoke_status
 from faasctl.server.rest import service_of
 from faasctl.server.service import DeployRequest
 from faasctl.server.store import FunctionRecord
-from faasctl.server.web import read_json, text_errors, wasmengine_text
+from faasctl.server.web import read_json, read_member, text_errors, wasmengine_text
 
 
 def _body(value: Any) -> dict[str, Any]:
@@ -35,12 +39,16 @@ def _body(value: Any) -> dict[str, Any]:
     return value
 
 
-def _image_fields(record: FunctionRecord) -> tuple[str, bool]:
+def _image_fields(record: FunctionRecord) -> tuple[str, bool] | None:
+    """(image, wasi_cap) of a function this face can describe: a wasm module deployed from an image or a
+    path, whose ABI (recorded at deploy) says whether it runs as a WASI command. None for the rest."""
     meta = record.spec.get("meta", {})
-    image = meta.get("function_image") or record.spec.get("origin", {}).get("ref") or ""
+    image = meta.get("function_image") or record.spec.get("origin", {}).get("ref")
+    if record.runtime != "wasm" or not image:
+        return None
     wasi = meta.get("wasi_cap")
     if wasi is None:
-        wasi = record.spec.get("options", {}).get("abi") != "string"
+        wasi = (meta.get("abi") or record.spec.get("options", {}).get("abi")) == "wasi"
     return str(image), bool(wasi)
 
 
@@ -77,7 +85,10 @@ async def delete(request: Request) -> Response:
 async def list_functions(request: Request) -> Response:
     entries = []
     for record in service_of(request).store.list_functions():
-        image, wasi = _image_fields(record)
+        fields = _image_fields(record)
+        if fields is None:
+            continue
+        image, wasi = fields
         entries.append("{" + f"\"func_name\": {json.dumps(record.name)}, \"func_image_name\": {json.dumps(image)}, "
                        f"\"wasi_cap\": {json.dumps(wasi)}" + "}")
     return wasmengine_text(200, f"all deployed function info: [{', '.join(entries)}]\n")
@@ -87,7 +98,8 @@ async def list_functions(request: Request) -> Response:
 async def query(request: Request) -> Response:
     service = service_of(request)
     record = service.function(_body(await read_json(request))["function_name"])
-    image, wasi = _image_fields(record)
+    image, wasi = _image_fields(record) or (record.spec.get("origin", {}).get("ref") or "",
+                                            record.spec.get("meta", {}).get("abi") == "wasi")
     local = f"{service.store.path}#functions/{record.name}"
     return wasmengine_text(200, f"queried function info: FunctionEntry {{ func_name: {json.dumps(record.name)}, "
                                 f"func_image_name: {json.dumps(image)}, func_local_path: {json.dumps(local)}, "
@@ -97,18 +109,24 @@ async def query(request: Request) -> Response:
 @text_errors
 async def invoke(request: Request) -> Response:
     service = service_of(request)
-    body = _body(await read_json(request))
-    record = service.function(body["function_name"])
-    args = body.get("args")
-    _, future = service.submit(record, {} if args is None else args)
+    fields, args = await read_member(request, "args")
+    record = service.function(_body(fields)["function_name"])
+    with service.admission(record) as admission:
+        future = admission.start(FunctionInput.of({}) if args is None else args)
     outcome = await asyncio.wrap_future(future)
     status = compat_invoke_status(outcome.error_type, outcome.ran)
     if status == 200:
         result = outcome.envelope["result"]
-        text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+        text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+        if result is not None and _runs_as_wasi(record):
+            text = text.removesuffix("\n")  # WasmEngine's spawn_wasi strips one trailing newline
         return wasmengine_text(200, "" if result is None else text)
     error = outcome.envelope["error"]
     return wasmengine_text(status, f"{error['type']}: {error['message']}")
+
+
+def _runs_as_wasi(record: FunctionRecord) -> bool:
+    return (record.spec.get("meta", {}).get("abi") or record.spec.get("options", {}).get("abi")) == "wasi"
 
 
 ROUTES = [

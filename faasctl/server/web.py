@@ -1,7 +1,13 @@
-"""HTTP plumbing shared by the faces: bounded body reading, strict JSON, error rendering, bearer auth."""
+"""HTTP plumbing shared by the faces: bounded body reading, strict JSON, error rendering, bearer auth.
+
+Bodies are read with a deadline (a client trickling its body cannot hold a connection for ever) and parsed
+on the event loop only when small; large invoke bodies go to the parsing helper process (``bodies``), other
+large bodies (deploys) to a thread, at most the parse budget's bytes of them at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import sys
@@ -13,11 +19,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faasctl.errors import FaasError, InputError
-from faasctl.inputs import parse_json_input
-from faasctl.server.problems import TOO_LARGE, UNAUTHORIZED, HTTPProblem, status_for_error
+from faasctl.inputs import FunctionInput
+from faasctl.server.bodies import LazyInput, parse_body
+from faasctl.server.problems import TIMEOUT, TOO_LARGE, UNAUTHORIZED, HTTPProblem, status_for_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 OPEN_PATHS = frozenset({"/healthz"})
+INLINE_PARSE = 256 * 1024  # bodies up to this size are parsed on the event loop (at worst ~0.1 s)
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -26,34 +34,71 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it passes the configured maximum."""
+    """The request body, refused with 413 as soon as it passes the configured maximum, and with 408 when
+    it has not all arrived within the body timeout."""
     limit: int = request.app.state.max_body
+    deadline: float = request.app.state.body_timeout
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPProblem(TOO_LARGE, "PayloadTooLarge", f"request body of {declared} bytes is over the limit of "
                                                         f"{limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPProblem(TOO_LARGE, "PayloadTooLarge", f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline):  # no extra task, unlike wait_for
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPProblem(TOO_LARGE, "PayloadTooLarge",
+                                      f"request body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HTTPProblem(TIMEOUT, "RequestTimeout",
+                          f"the request body did not arrive within {deadline:g}s") from None
     return b"".join(chunks)
 
 
 async def read_json(request: Request, empty: Any = None) -> Any:
-    """The body as JSON; an empty body is ``empty`` (or an error when ``empty`` is None)."""
+    """The body as JSON; an empty body is ``empty`` (or an error when ``empty`` is None). Large bodies are
+    parsed off the event loop, within the app's parse budget."""
     body = await read_body(request)
     if not body.strip():
         if empty is None:
             raise InputError("the request body is empty; expected JSON")
         return empty
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the request body is not valid UTF-8 (byte offset {exc.start})") from None
-    return parse_json_input(text, "the request body", hint=None)
+    if len(body) <= INLINE_PARSE:
+        return parse_body(body)
+    from starlette.concurrency import run_in_threadpool
+
+    async with request.app.state.body_parser.budget.hold(len(body)):
+        return await run_in_threadpool(parse_body, body)
+
+
+async def read_input(request: Request) -> FunctionInput:
+    """An invoke body as the function's input (an empty body is ``{}``): large bodies are validated and
+    compacted by the parsing helper process, so the event loop never parses them."""
+    body = await read_body(request)
+    if not body.strip():
+        return FunctionInput.of({})
+    if len(body) <= INLINE_PARSE:
+        return FunctionInput.of(parse_body(body))
+    _, text = await request.app.state.body_parser.compact(body)
+    return LazyInput(None, text or "null")
+
+
+async def read_member(request: Request, member: str) -> tuple[dict[str, Any], FunctionInput | None]:
+    """A JSON object body's scalar top-level fields, and its ``member`` as an input (None when absent)."""
+    body = await read_body(request)
+    if not body.strip():
+        raise InputError("the request body is empty; expected JSON")
+    if len(body) <= INLINE_PARSE:
+        value = parse_body(body)
+        if not isinstance(value, dict):
+            raise InputError("the request body must be a JSON object")
+        inner = value.get(member)
+        return value, None if inner is None else FunctionInput.of(inner)
+    fields, text = await request.app.state.body_parser.compact(body, member)
+    return fields, None if text is None else LazyInput(None, text)
 
 
 def error_parts(exc: BaseException) -> tuple[int, str, str]:
@@ -120,3 +165,35 @@ class BearerAuth:
         response = json_response({"error": {"type": "Unauthorized", "message": message}}, UNAUTHORIZED,
                                  headers={"WWW-Authenticate": 'Bearer realm="faasctl"'})
         await response(scope, receive, send)
+
+
+class RequestLog:
+    """One ``debug`` line per request (method, path, status, milliseconds); added only at ``--log-level
+    debug``, so it costs nothing otherwise."""
+
+    def __init__(self, app: ASGIApp, log: Any) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import time
+
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            self.log.emit("debug", "request", method=scope["method"], path=scope["path"], status=status or None,
+                          ms=round((time.perf_counter() - started) * 1000, 2),
+                          client=f"{client[0]}:{client[1]}" if client else None)

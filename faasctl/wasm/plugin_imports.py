@@ -82,7 +82,7 @@ class PluginImports:
             return self._set(STATUS_ERROR, f"payload of {plugin}.{action} is not JSON: {exc}")
         try:
             value = self.call_plugin(plugin, action, payload)
-            text = json.dumps(value, ensure_ascii=False)
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         except RecursionError:
             return self._set(STATUS_ERROR, f"the reply of {plugin}.{action} is nested too deeply")
         except PluginFailure as exc:
