@@ -96,6 +96,10 @@ def run(
                                       help="when to pull an oci:// target")] = "missing",
     offline: Offline = False,
     insecure: Insecure = False,
+    ndjson: Annotated[bool, typer.Option("--ndjson", help="one JSON input per line (stdin or -i FILE), one JSON "
+                                                          "envelope per line out, in order")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N",
+                                      help="with --ndjson: run N records at once (output stays in input order)")] = 1,
     temporal: Temporal = None,
     task_queue: TaskQueue = "faasctl",
     temporal_namespace: Namespace = "default",
@@ -162,7 +166,6 @@ def handle(args: Any, env: "Environment") -> int:
         descriptor = engine.registry.get(args.runtime)
         script = env.read_stdin(_read_script) or b""
         target = artifact_from_bytes("stdin" + descriptor.endings[0], script)
-    function_input = build_function_input(args, env, stdin_used=args.target == "-")
     options = RunOptions(
         output_json=output_mode(args.output_json),
         invoke=args.invoke,
@@ -175,6 +178,13 @@ def handle(args: Any, env: "Environment") -> int:
     )
     if args.arg:
         options = options._replace(args=tuple(args.arg) + tuple(args.args or ()))
+    if args.ndjson:
+        if args.temporal:
+            raise UsageError("--ndjson streams run here; --temporal runs one input on a worker")
+        return _run_interruptibly(lambda: _stream(args, engine, options, env), env)
+    if args.jobs != 1:
+        raise UsageError("--jobs only applies to --ndjson streams")
+    function_input = build_function_input(args, env, stdin_used=args.target == "-")
     if args.temporal:
         from faasctl.worker.client import run_remotely
 
@@ -198,6 +208,17 @@ def _terminal_notice(env: "Environment") -> Any:
         env.stderr.flush()
 
     return say
+
+
+def _stream(args: Any, engine: Any, options: Any, env: "Environment") -> int:
+    from faasctl.cli.common import limit_overrides
+    from faasctl.stream import StreamOptions, stream_command
+
+    if args.data is not None:
+        raise UsageError("--ndjson reads one input per line from standard input or -i FILE, not --data")
+    settings = StreamOptions(runtime=args.runtime, limits=limit_overrides(args), options=options,
+                             params=tuple(args.param or ()), text=args.text, jobs=args.jobs)
+    return stream_command(engine, args.target, args.input, env.stdin, env.stdout, settings)
 
 
 def _run_interruptibly(call: Any, env: "Environment | None" = None) -> Any:

@@ -29,11 +29,15 @@ def runtimes(
 
 def runtime_rows(engine: Any) -> list[dict[str, Any]]:
     from faasctl.wasm.cachepaths import module_cache_path
+    from faasctl.wasm.component_build import built_state
 
     rows = []
     for descriptor in engine.registry.descriptors:
         binary = descriptor.binary or {}
         digest = str(binary.get("sha256", "")) or None
+        if descriptor.settings.get("build"):  # built here (the Python component): its recorded digest
+            state = built_state(descriptor, engine.cache_dir)
+            digest = state["sha256"] if state else None
         cached = module_cache_path(engine.cache_dir, digest).exists() if digest else None
         rows.append({
             "name": descriptor.name,

@@ -9,7 +9,6 @@ raw log lines (messages from the interpreter itself).
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import string
@@ -18,40 +17,17 @@ from typing import Any
 
 import wasmtime
 
-from faasctl.errors import UsageError
 from faasctl.files import read_json, write_json_atomic
 from faasctl.limits import Limits
 from faasctl.registry import RuntimeDescriptor
 from faasctl.result import RunError
 from faasctl.runtimes.base import Execution, Invocation, RuntimeContext
+from faasctl.runtimes.guest_protocol import parse_guest_stderr, script_text
 from faasctl.runtimes.guest_setup import precompiled_prelude, stdlib_dir
 from faasctl.wasm.binaries import verified_binary
 from faasctl.wasm.sandbox import Sandbox, SandboxOutcome, SandboxSpec, to_execution
 
 SOURCE = "{source}"
-
-
-def parse_guest_stderr(stderr: bytes) -> tuple[list[str], dict[str, Any] | None]:
-    """Split the guest's stderr into log entries and the failure record, if any."""
-    logs: list[str] = []
-    record: dict[str, Any] | None = None
-    text = stderr.decode("utf-8", errors="replace")
-    for line in text.split("\n"):
-        if not line:
-            continue
-        if line[0] in '"{':
-            try:
-                value = json.loads(line)
-            except ValueError:
-                value = None
-            if isinstance(value, str):
-                logs.append(value)
-                continue
-            if isinstance(value, dict) and value.get("faasctl") == "error":
-                record = value
-                continue
-        logs.append(line)
-    return logs, record
 
 
 class InterpreterRuntime:
@@ -139,15 +115,7 @@ class InterpreterRuntime:
 
     def execute(self, invocation: Invocation) -> Execution:
         artifact = invocation.artifact
-        try:
-            source = artifact.source.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{artifact.name} is not UTF-8 text (byte offset {exc.start})") from None
-        source = source.removeprefix("\ufeff")  # a byte-order mark from a Windows editor; CPython rejects it
-        if source.startswith("#!"):  # a shebang line (`#!/usr/bin/env node`): blanked, keeping line numbers
-            source = source[source.find("\n"):] if "\n" in source else ""
-        if "\0" in source:
-            raise UsageError(f"{artifact.name} contains NUL bytes; it is not a script")
+        source = script_text(artifact)
         module, load_ms = self._module(metered=invocation.limits.fuel is not None)
         module_mode = artifact.ending in self._settings.get("module_endings", [])
         hidden = self._hidden_modules()

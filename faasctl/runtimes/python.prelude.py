@@ -166,4 +166,5 @@ def __faasctl_raise(_ast, ret):
     return _ast.Raise(exc=call, cause=None, **where)
 
 
-__faasctl_main()
+if __name__ != "__faasctl_snapshot__":  # the Python component defines all this once, in its snapshot
+    __faasctl_main()

@@ -10,12 +10,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 
 from faasctl.errors import ArtifactError
 from faasctl.files import read_json, sha256_file, stat_stamp, write_atomic, write_json_atomic
 from faasctl.wasm.cachepaths import module_cache_path
+
+if TYPE_CHECKING:
+    from wasmtime.component import Component
 
 EPOCH_INTERVAL = 0.01  # seconds per epoch tick: the granularity of timeouts
 
@@ -85,6 +89,7 @@ class WasmHost:
         self._engines: dict[bool, wasmtime.Engine] = {}
         self._cache_root = cache_dir
         self._compile_notice = compile_notice
+        self.compile_notice = compile_notice  # also announces other one-time work (the Python component build)
         self._modules: dict[tuple[str, bool], wasmtime.Module] = {}
         self._lock = threading.Lock()
         self._engine_lock = threading.Lock()
@@ -112,8 +117,15 @@ class WasmHost:
     def is_cached(self, digest: str, metered: bool = False) -> bool:
         return (digest, metered) in self._modules or self.cache_path(digest, metered).exists()
 
+    def component(self, digest: str, load_bytes: Callable[[], bytes], label: str,
+                  metered: bool = False) -> tuple[Component, float | None]:
+        """The compiled component for ``digest``, cached like modules (see ``module``)."""
+        from wasmtime.component import Component
+
+        return self.module(digest, load_bytes, label, metered, kind=Component)  # type: ignore[return-value]
+
     def module(self, digest: str, load_bytes: Callable[[], bytes], label: str,
-               metered: bool = False) -> tuple[wasmtime.Module, float | None]:
+               metered: bool = False, kind: type = wasmtime.Module) -> tuple[wasmtime.Module, float | None]:
         """The compiled module for ``digest``, and how long loading it took in ms (None when it was
         already in memory): a disk-cache load takes about a millisecond, a compile seconds.
 
@@ -129,13 +141,13 @@ class WasmHost:
             if cached is not None:
                 return cached, None
             started = time.perf_counter()
-            module = self._load_cached(digest, metered)
+            module = self._load_cached(digest, metered, kind)
             if module is None:
-                module = self._compile(digest, load_bytes(), label, metered)
+                module = self._compile(digest, load_bytes(), label, metered, kind)
             self._modules[key] = module
             return module, (time.perf_counter() - started) * 1000
 
-    def _load_cached(self, digest: str, metered: bool) -> wasmtime.Module | None:
+    def _load_cached(self, digest: str, metered: bool, kind: type) -> wasmtime.Module | None:
         path = self.cache_path(digest, metered)
         meta_path = path.with_suffix(".json")
         meta = read_json(meta_path)
@@ -149,16 +161,16 @@ class WasmHost:
                     return None
                 meta["stat"] = current
                 write_json_atomic(meta_path, meta)
-            return wasmtime.Module.deserialize_file(self.engine_for(metered), str(path))
+            return kind.deserialize_file(self.engine_for(metered), str(path))
         except (OSError, wasmtime.WasmtimeError):
             path.unlink(missing_ok=True)
             return None
 
-    def _compile(self, digest: str, wasm: bytes, label: str, metered: bool) -> wasmtime.Module:
+    def _compile(self, digest: str, wasm: bytes, label: str, metered: bool, kind: type) -> wasmtime.Module:
         done = self._compile_notice(label, len(wasm)) if self._compile_notice and len(wasm) > 256 * 1024 else None
         started = time.perf_counter()
         try:
-            module = wasmtime.Module(self.engine_for(metered), wasm)
+            module = kind(self.engine_for(metered), wasm)
         except wasmtime.WasmtimeError as exc:
             raise ArtifactError(f"{label} is not a valid WebAssembly module: {_first_line(exc)}") from None
         if done:

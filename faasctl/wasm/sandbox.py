@@ -388,17 +388,22 @@ class Sandbox:
         return total
 
     def _classify_trap(self, exc: Exception) -> RunError:
-        if self.stop_reason == "output":
-            return RunError("OutputLimit", f"output limit of {format_size(self.limits.max_output)} exceeded")
-        code = getattr(exc, "trap_code", None)
-        code_name = getattr(code, "name", None)
-        if self.stop_reason == "timeout" or code_name == "INTERRUPT":
-            return RunError("Timeout", f"timed out after {format_duration(self.limits.timeout)}")
-        if code_name == "OUT_OF_FUEL":
-            return RunError("FuelExhausted", f"fuel limit of {self.limits.fuel} instructions exhausted")
-        text = str(exc)
-        message = _TRAP_TEXT.get(code_name or "") or _trap_message(text)
-        return RunError("Trap", f"wasm trap: {message}", detail=text)
+        return classify_trap(exc, self.stop_reason, self.limits)
+
+
+def classify_trap(exc: Exception, stop_reason: str | None, limits: Limits) -> RunError:
+    """The run error of a trap, or of a host function that stopped the guest for ``stop_reason``."""
+    if stop_reason == "output":
+        return RunError("OutputLimit", f"output limit of {format_size(limits.max_output)} exceeded")
+    code = getattr(exc, "trap_code", None)
+    code_name = getattr(code, "name", None)
+    if stop_reason == "timeout" or code_name == "INTERRUPT":
+        return RunError("Timeout", f"timed out after {format_duration(limits.timeout)}")
+    if code_name == "OUT_OF_FUEL":
+        return RunError("FuelExhausted", f"fuel limit of {limits.fuel} instructions exhausted")
+    text = str(exc)
+    message = _TRAP_TEXT.get(code_name or "") or _trap_message(text)
+    return RunError("Trap", f"wasm trap: {message}", detail=text)
 
 
 def memory_limit_error(limits: Limits) -> RunError:
