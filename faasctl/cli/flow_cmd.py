@@ -25,7 +25,10 @@ from faasctl.cli.options import (
     MaxInput,
     MaxOutput,
     Memory,
+    Namespace,
     Param,
+    TaskQueue,
+    Temporal,
     Text,
     Timeout,
     choice,
@@ -100,6 +103,9 @@ def run(
     memory: Memory = None,
     fuel: Fuel = None,
     max_output: MaxOutput = None,
+    temporal: Temporal = None,
+    task_queue: TaskQueue = "faasctl",
+    temporal_namespace: Namespace = "default",
 ) -> int:
     return handle_run(namespace(locals()), ctx.obj)
 
@@ -113,14 +119,17 @@ def handle_run(args: Any, env: Environment) -> int:
         file=args.file, input_value=function_input.value, workflow=args.workflow, tasks=args.task or (),
         fmt=args.format, jobs=args.jobs or None, limits=limit_overrides(args), quiet=args.quiet,
         config=args.config, max_iterations=args.max_iterations, env=env,
+        temporal=args.temporal, task_queue=args.task_queue, namespace=args.temporal_namespace,
     )
 
 
 def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks: list[str] | tuple[str, ...] = (),
              fmt: str = "result", jobs: int | None = None, limits: dict[str, Any] | None = None,
              quiet: bool = False, config: str | None = None, max_iterations: int = 1000,
-             env: Environment | None = None) -> int:
-    """The whole command with plain values: load, validate, run, print; returns the exit code."""
+             env: Environment | None = None, temporal: str | None = None, task_queue: str = "faasctl",
+             namespace: str = "default") -> int:
+    """The whole command with plain values: load, validate, run, print; returns the exit code.
+    ``temporal`` (HOST:PORT): the same flow on Temporal workers (docs/worker.md), printed the same way."""
     from faasctl.cli.common import _to_stdout, _write_result, build_engine, terminal, write_json
     from faasctl.cli.run import _run_interruptibly
     from faasctl.flow.executor import LocalExecutor
@@ -132,8 +141,19 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
     flow = prepare_flow(engine, Path(file), input_value, workflow=workflow, tasks=tasks, config=config,
                         max_iterations=max_iterations, cwd=env.cwd)
     on_done = None if quiet or fmt == "json" else _log_printer(env)
-    executor = LocalExecutor(engine, jobs=jobs, limits=limits, on_task_done=on_done)
-    execution = _run_interruptibly(lambda: executor.execute(flow), env)
+    if temporal:
+        from faasctl.cli.run import _terminal_notice
+        from faasctl.worker.client import run_flow_on_temporal, task_logs
+
+        execution, code = run_flow_on_temporal(flow, input_value, address=temporal, namespace=namespace,
+                                               task_queue=task_queue, limits=limits, say=_terminal_notice(env))
+        if on_done is not None:
+            for ref, logs in task_logs(execution):
+                on_done({"ref": ref}, {"logs": logs})
+    else:
+        executor = LocalExecutor(engine, jobs=jobs, limits=limits, on_task_done=on_done)
+        execution = _run_interruptibly(lambda: executor.execute(flow), env)
+        code = flow.exit_code
     if fmt == "json":
         _to_stdout(env, lambda: write_json(execution, env))
     elif execution["status"] == "COMPLETED":
@@ -141,7 +161,7 @@ def run_flow(*, file: str, input_value: Any, workflow: str | None = None, tasks:
     if execution["status"] != "COMPLETED":
         env.error_line(f"workflow {execution.get('workflowName') or file} {execution['status']}: "
                        f"{execution.get('reasonForIncompletion')}")
-    return flow.exit_code
+    return code
 
 
 def prepare_flow(engine: Any, path: Path, input_value: Any, *, workflow: str | None = None,

@@ -63,6 +63,7 @@ COMMANDS = {
     "bench": "bench_cmd",
     "completion": "completion_cmd",
     "flow": "flow_cmd",
+    "worker": "worker_cmd",
 }
 # One-line summaries for the top-level help, so it lists every verb without importing its module.
 SUMMARIES = {
@@ -77,6 +78,7 @@ SUMMARIES = {
     "bench": "run a function repeatedly and print timing figures",
     "completion": "print the shell completion script",
     "flow": "run Conductor workflows and XINA chains offline",
+    "worker": "run functions for Temporal or Conductor",
 }
 DESCRIPTION = "Run serverless functions (JavaScript, Python, Lua, WebAssembly) locally, sandboxed and offline."
 EXAMPLE = "example: faasctl run examples/hello.js -d '{\"name\":\"Ada\"}'"

@@ -186,3 +186,10 @@ MaxOutput = Annotated[str | None, typer.Option("--max-output", metavar="SIZE", r
 Offline = Annotated[bool, typer.Option("--offline", help="use the local OCI cache only", rich_help_panel="oci")]
 Insecure = Annotated[bool, typer.Option("--insecure", help="allow plain HTTP to a non-loopback registry",
                                         rich_help_panel="oci")]
+# --temporal: the same work on `faasctl worker temporal` processes (docs/worker.md).
+Temporal = Annotated[str | None, typer.Option("--temporal", metavar="HOST:PORT", rich_help_panel="temporal",
+                                              help="run on a Temporal worker instead of here")]
+TaskQueue = Annotated[str, typer.Option("--task-queue", metavar="Q", rich_help_panel="temporal",
+                                        help="Temporal task queue")]
+Namespace = Annotated[str, typer.Option("--namespace", metavar="NS", rich_help_panel="temporal",
+                                        help="Temporal namespace")]

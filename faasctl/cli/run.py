@@ -23,11 +23,14 @@ from faasctl.cli.options import (
     MaxInput,
     MaxOutput,
     Memory,
+    Namespace,
     Offline,
     OutputJson,
     Param,
     Runtime,
     Target,
+    TaskQueue,
+    Temporal,
     Text,
     Timeout,
     choice,
@@ -100,6 +103,9 @@ def run(
                                                           "envelope per line out, in order")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N",
                                       help="with --ndjson: run N records at once (output stays in input order)")] = 1,
+    temporal: Temporal = None,
+    task_queue: TaskQueue = "faasctl",
+    temporal_namespace: Namespace = "default",
 ) -> int:
     return handle(namespace(locals()), ctx.obj)
 
@@ -181,14 +187,38 @@ def handle(args: Any, env: "Environment") -> int:
     if spec.runtime:
         engine.registry.get(spec.runtime)  # an unknown --runtime before reading any input
     if getattr(args, "ndjson", False):
+        if args.temporal:
+            raise UsageError("--ndjson streams run here; --temporal runs one input on a worker")
         options = spec.options._replace(output_json=spec.output_json, handler=spec.handler)
         return _run_interruptibly(lambda: _stream(args, engine, options, env), env)
     if getattr(args, "jobs", 1) != 1:
         raise UsageError("--jobs only applies to --ndjson streams")
     function_input = build_function_input(args, env, stdin_used=args.target == "-")
+    if args.temporal:
+        from faasctl.worker.client import run_remotely
+
+        result = run_remotely(engine, engine.artifact_for(spec), function_input, runtime=spec.runtime,
+                              limits=dict(spec.limits),
+                              options=spec.options._replace(output_json=spec.output_json, handler=spec.handler),
+                              address=args.temporal, namespace=args.temporal_namespace,
+                              task_queue=args.task_queue, say=_terminal_notice(env))
+        return render_result(result, args.format, args.quiet, env)
     with engine:
         result = run_interruptibly(lambda cancel: engine.run_spec(spec, function_input, cancel=cancel), env)
     return render_result(result, args.format, args.quiet, env)
+
+
+def _terminal_notice(env: "Environment") -> Any:
+    """Where ``--temporal`` names the workflow it started: stderr on a terminal, nowhere when piped (so the
+    output stays exactly what the local path prints)."""
+    if not env.stderr_isatty:
+        return None
+
+    def say(line: str) -> None:
+        env.stderr.write(f"faasctl: {line}\n")
+        env.stderr.flush()
+
+    return say
 
 
 def _stream(args: Any, engine: Any, options: Any, env: "Environment") -> int:
