@@ -197,7 +197,9 @@ def handle(args: Any, env: "Environment") -> int:
     if args.temporal:
         from faasctl.worker.client import run_remotely
 
-        result = run_remotely(engine, engine.artifact_for(spec), function_input, runtime=spec.runtime,
+        # an image stays a reference: a large module travels as its pinned digest, not inline
+        target = spec.target if spec.image is not None else engine.artifact_for(spec)
+        result = run_remotely(engine, target, function_input, runtime=spec.runtime,
                               limits=dict(spec.limits),
                               options=spec.options._replace(output_json=spec.output_json, handler=spec.handler),
                               address=args.temporal, namespace=args.temporal_namespace,
