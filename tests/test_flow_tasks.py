@@ -301,3 +301,25 @@ def test_fork_failure_cancels_the_running_branch(engine):
     assert tasks["fail_ref"]["status"] == "FAILED"
     assert tasks["spin_ref"]["status"] == "CANCELED" and tasks["join_ref"]["status"] == "CANCELED"
     assert "after_spin_ref" not in tasks
+
+
+@pytest.mark.parametrize(("runtime", "code"), [("js", "while (true) {}"), ("lua", "while true do end")])
+def test_cancel_stops_a_run_under_way(engine, runtime, code):
+    """A request the flow no longer needs is stopped in the guest (Interrupted), not left to its timeout."""
+    import threading
+
+    from faasctl.flow.executor import LocalExecutor, _Running
+
+    executor = LocalExecutor(engine)
+    running = _Running({"id": "t-1", "function": {"runtime": runtime, "code": code, "limits": {"timeout": "120s"}},
+                        "input": {}})
+    executor._running["t-1"] = running
+    envelopes: list[dict] = []
+    thread = threading.Thread(target=lambda: envelopes.append(executor._run(running)))
+    thread.start()
+    while running.started_ms is None:
+        thread.join(0.01)
+    executor._cancel("t-1")
+    thread.join(60)
+    assert not thread.is_alive() and envelopes[0]["error"]["type"] == "Interrupted"
+    assert executor.abandoned == 1

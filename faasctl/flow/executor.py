@@ -2,14 +2,14 @@
 
 The interpreter decides; this module only executes: a request's function spec becomes an artifact and
 ``Engine.run`` options (``function_target``, the one place that maps a task to a function), retries wait
-their delay, cancelled requests stop waiting and their results are dropped.
+their delay, cancelled requests stop waiting, and a cancelled run under way is stopped through its
+``CancelToken`` (wasm at its next epoch check, Lua by killing its worker); its result is dropped.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faasctl.cancel import CancelToken
 from faasctl.engine import artifact_from_bytes
 from faasctl.errors import FaasError, InternalError, UsageError
 from faasctl.inputs import FunctionInput
@@ -73,7 +74,7 @@ def failure_envelope(exc: FaasError) -> dict[str, Any]:
 @dataclass
 class _Running:
     request: dict[str, Any]
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    token: CancelToken = field(default_factory=CancelToken)
     started_ms: int | None = None
 
 
@@ -87,7 +88,7 @@ class LocalExecutor:
         self.limits = {key: value for key, value in (limits or {}).items() if value is not None}
         self.on_task_done = on_task_done
         self.clock = clock
-        self.abandoned = 0  # requests cancelled while running (their runs end at their own deadline)
+        self.abandoned = 0  # requests cancelled while running (their runs are stopped through their token)
         self._running: dict[str, _Running] = {}
         self._targets: dict[tuple[Any, ...], tuple[Artifact | str, str | None, RunOptions]] = {}
 
@@ -117,7 +118,7 @@ class LocalExecutor:
                     futures[pool.submit(self._run, running)] = running
                 if step["done"]:
                     break
-                live = {future: running for future, running in futures.items() if not running.cancelled.is_set()}
+                live = {future: running for future, running in futures.items() if not running.token.cancelled}
                 if not live:
                     raise InternalError("the flow waits for nothing but has not ended")
                 done, _ = wait(live, return_when=FIRST_COMPLETED)
@@ -143,31 +144,31 @@ class LocalExecutor:
         return flow.execution()
 
     def _cancel(self, request_id: str) -> None:
-        """Stop one request: a queued run never starts, a retry stops waiting. A run already under way
-        cannot be interrupted by this engine yet; its result is dropped and it ends at its own deadline."""
+        """Stop one request: a queued run never starts, a retry stops waiting, and a run already under way
+        is cancelled through its token (it ends as ``Interrupted``); its result is dropped."""
         running = self._running.pop(request_id, None)
         if running is None:
             return
-        running.cancelled.set()
+        running.token.cancel("the flow no longer needs this task")
         if running.started_ms is not None:
             self.abandoned += 1
 
     def _run(self, running: _Running) -> dict[str, Any]:
         request = running.request
         delay = float(request.get("delay_seconds") or 0)
-        if delay > 0 and running.cancelled.wait(delay):
+        if delay > 0 and running.token.wait(delay):
             return failure_envelope(InternalError("cancelled"))
-        if running.cancelled.is_set():
+        if running.token.cancelled:
             return failure_envelope(InternalError("cancelled"))
         running.started_ms = self._now()
         try:
-            return self._run_function(request)
+            return self._run_function(request, running.token)
         except FaasError as exc:
             return failure_envelope(exc)
         except Exception as exc:  # a bug below must fail the task, not the driver
             return failure_envelope(InternalError(f"{type(exc).__name__}: {exc}"))
 
-    def _run_function(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _run_function(self, request: dict[str, Any], cancel: CancelToken | None = None) -> dict[str, Any]:
         spec = request["function"]
         # a loop runs the same code again and again: decode and hash it once
         key = (spec.get("runtime"), spec.get("name"), spec.get("code"), spec.get("code_base64"), spec.get("image"),
@@ -179,7 +180,7 @@ class LocalExecutor:
         target, runtime, options = cached
         merged = {**self.limits, **(spec.get("limits") or {})}
         result = self.engine.run(target, FunctionInput.of(request.get("input")), runtime=runtime,
-                                 limits=merged, options=options)
+                                 limits=merged, options=options, cancel=cancel)
         return result.to_dict()
 
 

@@ -2,13 +2,14 @@
 
 A run that ends badly raises an ``ApplicationError`` whose ``type`` is the faasctl error type and whose first
 detail is the envelope (logs, partial stats), so a workflow or client can show what the local path shows.
-``UsageError``, ``InputError`` and ``ArtifactError`` are non-retryable (the same request fails the same way
-everywhere); the rest follow the caller's retry policy.
+Whether a failure is retryable comes from the core's error table (``is_retryable``): a request that is wrong
+(usage, input, artifact) or over a limit other than time fails the same way everywhere; the rest follow the
+caller's retry policy.
 
 The run itself happens on a thread of the worker's pool (wasmtime and lupa release the GIL), while the event
 loop heartbeats every ``heartbeat_every`` seconds, so a worker that dies mid-run is noticed after the
 caller's heartbeat timeout and the activity is retried elsewhere. When Temporal cancels the activity the
-run's handle is cancelled and the activity ends at once.
+run's ``CancelToken`` is cancelled, which stops the guest itself, and the activity ends at once.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from faasctl.errors import FaasError
-from faasctl.worker.functions import RunHandle, parse_run_request, retryable, run_request
+from faasctl.cancel import CancelToken
+from faasctl.errors import FaasError, is_retryable
+from faasctl.worker.functions import parse_run_request, run_request
 from faasctl.worker.payloads import PAYLOAD_LIMIT, encoded_size
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ def failure(error_type: str, message: str, envelope: dict[str, Any] | None = Non
     """The error a failed run raises; ``str()`` of it reads ``TYPE: message`` in Temporal's UI."""
     details = (envelope,) if envelope is not None else ()
     return ApplicationError(message, *details, type=error_type,
-                            non_retryable=not retryable(error_type) if non_retryable is None else non_retryable)
+                            non_retryable=not is_retryable(error_type) if non_retryable is None else non_retryable)
 
 
 def failure_envelope(error_type: str, message: str, runtime: str = "", function: str = "",
@@ -60,8 +62,8 @@ class RunActivity:
             request = parse_run_request(payload)
         except FaasError as exc:
             raise failure(exc.type_name, exc.one_line(), failure_envelope(exc.type_name, exc.one_line())) from None
-        handle = RunHandle()
-        future = asyncio.get_running_loop().run_in_executor(self.executor, run_request, self.engine, request, handle)
+        token = CancelToken()
+        future = asyncio.get_running_loop().run_in_executor(self.executor, run_request, self.engine, request, token)
         timeout = activity.info().heartbeat_timeout
         every = min(self.heartbeat_every, timeout.total_seconds() / 3) if timeout else self.heartbeat_every
         try:
@@ -69,7 +71,7 @@ class RunActivity:
                 await asyncio.wait({future}, timeout=every)
                 activity.heartbeat()
         except asyncio.CancelledError:
-            handle.cancel()
+            token.cancel("the activity was cancelled")
             raise
         spec = request.spec
         try:

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from faasctl.errors import ArtifactError, FaasError, UsageError
+from faasctl.errors import ArtifactError, FaasError, UsageError, is_retryable
 from faasctl.inputs import FunctionInput
-from faasctl.worker.functions import FunctionSpec, RunRequest, retryable, run_request
+from faasctl.worker.functions import FunctionSpec, RunRequest, run_request
 
 if TYPE_CHECKING:
     from faasctl.engine import Engine
@@ -51,7 +51,7 @@ class Outcome:
 
 
 def failed(error_type: str, message: str, logs: list[str] | None = None) -> Outcome:
-    status = "FAILED" if retryable(error_type) else "FAILED_WITH_TERMINAL_ERROR"
+    status = "FAILED" if is_retryable(error_type) else "FAILED_WITH_TERMINAL_ERROR"
     return Outcome(status, {}, list(logs or []), f"{error_type}: {message}")
 
 

@@ -6,18 +6,20 @@ reports and whose ending picks ``.mjs`` or ``.wat`` handling) and ``options`` (`
 ``wasi_args``, ``args``: the wasm options that mean the same on any machine). Host-bound options (``--dir``,
 ``--env``, ``--kv``) never travel: they name things on the submitting machine.
 
-The core is growing its own ``FunctionSpec``, engine factory, cancellation handle and retryable column in
-parallel. Until they land, the stand-ins live here and nowhere else, so switching is an edit to this file.
+This module keeps the wire form (``to_payload`` writes source text as ``code``, and its error messages name
+the payload's keys); every spec it accepts is also parsed by the core's ``FunctionSpec.from_dict``, limited
+to the keys that travel, and that core spec is what runs (``Engine.run_spec``, with a ``CancelToken`` that
+really stops the guest).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from faasctl.cancel import CancelToken, Progress
 from faasctl.errors import FaasError, UsageError
 from faasctl.inputs import FunctionInput
 from faasctl.output import OutputMode, output_mode
@@ -25,13 +27,11 @@ from faasctl.output import OutputMode, output_mode
 if TYPE_CHECKING:
     from faasctl.engine import Engine
     from faasctl.result import Result
-    from faasctl.runtimes.base import Artifact
+    from faasctl.spec import FunctionSpec as CoreSpec
 
 SPEC_KEYS = ("name", "runtime", "code", "code_base64", "image", "limits", "output_json", "options")
 LIMIT_KEYS = ("timeout", "memory", "fuel", "max_output")
 OPTION_KEYS = ("invoke", "abi", "wasi_args", "args")
-# Errors that say the request itself is wrong: running it again anywhere gives the same answer.
-NON_RETRYABLE = frozenset({"UsageError", "InputError", "ArtifactError", "NotFound"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,12 @@ class FunctionSpec:
         if self.options:
             body["options"] = dict(self.options)
         return body
+
+    def core(self) -> CoreSpec:
+        """The core's description of this function (what ``Engine.run_spec`` runs); raises ``SpecError``."""
+        from faasctl.spec import FunctionSpec as CoreSpec
+
+        return CoreSpec.from_dict(self.to_payload(), allowed=SPEC_KEYS, allowed_options=OPTION_KEYS)
 
 
 def _text(code: bytes) -> str | None:
@@ -125,10 +131,15 @@ def parse_spec(body: Any, path: str = "") -> FunctionSpec:
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or not name or len(name) > 255):
         raise UsageError(f"{_where(path, 'name')}: must be a file name of at most 255 characters")
-    return FunctionSpec(runtime=runtime, name=name, code=code, image=image,
+    spec = FunctionSpec(runtime=runtime, name=name, code=code, image=image,
                         limits=_limits(body.get("limits"), _where(path, "limits")),
                         output_json=_output_json(body.get("output_json", "auto"), _where(path, "output_json")),
                         options=_options(body.get("options"), _where(path, "options")))
+    try:
+        spec.core()  # the core's own checks (abi and wasi_args values), so a bad spec fails once, here
+    except FaasError as exc:
+        raise UsageError(f"{path}: {exc.message}" if path else exc.message, hint=exc.hint) from None
+    return spec
 
 
 def _limits(value: Any, path: str) -> dict[str, Any]:
@@ -193,45 +204,8 @@ def request_payload(spec: FunctionSpec, value: Any) -> dict[str, Any]:
 # -- running -----------------------------------------------------------------------------------------------
 
 
-class RunHandle:
-    """A cancellation handle for one run. The core's own handle will stop the guest itself; until it lands,
-    ``cancel`` only marks the run, whose result is then dropped, and the guest ends at its timeout."""
-
-    def __init__(self) -> None:
-        self._cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-
-def artifact_of(engine: Engine, spec: FunctionSpec) -> Artifact:
-    """The code to run: inline bytes, or an image pulled once per worker and cached by digest."""
-    from faasctl.engine import artifact_from_bytes
-
-    if spec.image is not None:
-        return engine.resolve("oci://" + spec.image)
-    descriptor = engine.registry.get(spec.runtime)
-    name = spec.name or "function" + descriptor.endings[0]
-    return artifact_from_bytes(name, spec.code or b"")
-
-
-def run_request(engine: Engine, request: RunRequest, handle: RunHandle | None = None) -> Result:
-    """One run, exactly as ``faasctl run`` would do it. Raises ``FaasError`` when it cannot start."""
-    from faasctl.runtimes.base import RunOptions
-
-    spec = request.spec
-    options = RunOptions(output_json=spec.output_json, invoke=spec.options.get("invoke"),
-                         abi=spec.options.get("abi"), wasi_args=spec.options.get("wasi_args"),
-                         args=tuple(spec.options.get("args") or ()))
-    del handle  # the core's cancellation hook goes here
-    return engine.run(artifact_of(engine, spec), request.input, runtime=spec.runtime, limits=spec.limits,
-                      options=options)
-
-
-def retryable(error_type: str) -> bool:
-    """Whether running again could end differently (the core's error table will carry this column)."""
-    return error_type not in NON_RETRYABLE
+def run_request(engine: Engine, request: RunRequest, cancel: CancelToken | None = None,
+                progress: Progress | None = None) -> Result:
+    """One run, exactly as ``faasctl run`` would do it. Raises ``FaasError`` when it cannot start.
+    ``cancel`` ends the guest itself (wasm at its next epoch check, Lua by killing its worker process)."""
+    return engine.run_spec(request.spec.core(), request.input, cancel=cancel, progress=progress)
