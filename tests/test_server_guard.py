@@ -256,3 +256,32 @@ def test_log_levels(tmp_path):
     requests = [line for line in loud.stderr_lines if " DEBUG " in line and "request" in line]
     assert requests and "method=POST" in requests[0] and "path=/v1/functions/nope/invoke" in requests[0]
     assert "status=404" in requests[0]
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds ``marker`` (a test's own state directory)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker.encode() in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_body_parsing_helper_ends_with_a_killed_server(tmp_path):
+    """A server killed outright cannot shut its parsing helper down; the helper must not outlive it."""
+    marker = str(tmp_path / "helper-home")
+    body = b"[" + b"[]," * 200_000 + b"[]]"  # over the in-loop size: parsed by the helper process
+    with Server(tmp_path / "store.sqlite", env={"FAASCTL_HOME": marker}) as server:
+        server.request("PUT", "/v1/functions/count", {"runtime": "js", "code": "return $.length"})
+        assert server.request("POST", "/v1/functions/count/invoke", raw=body, timeout=60).status == 200
+        assert len(_processes_with(marker)) >= 2  # the server and its helper
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -83,6 +84,20 @@ class ByteBudget:
                 cond.notify_all()
 
 
+def exit_with_parent(parent: int) -> None:
+    """Runs in the helper: a server killed outright (SIGKILL, OOM) cannot shut its pool down, and the
+    helper would outlive it; it leaves as soon as its parent is gone."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class BodyParser:
     """The server process's parsing helper (started on the first large body)."""
 
@@ -106,7 +121,8 @@ class BodyParser:
 
             # spawn, not fork: this process has threads (the pool's workers) and forking it is unsafe
             self._executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                 max_tasks_per_child=HELPER_JOBS)
+                                                 max_tasks_per_child=HELPER_JOBS, initializer=exit_with_parent,
+                                                 initargs=(os.getpid(),))
         return self._executor
 
     def close(self) -> None:
